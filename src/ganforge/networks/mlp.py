@@ -1,0 +1,66 @@
+"""The reference MLP GAN (Goodfellow et al., 2014, as commonly reproduced)."""
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+def _hidden_stack(in_features: int, hidden_dim: int, num_layers: int, negative_slope: float) -> list[nn.Module]:
+    """``num_layers`` x (Linear -> LeakyReLU), the trunk shared by G and D."""
+    if num_layers < 1 or hidden_dim < 1:
+        raise ValueError(f"an MLP needs num_layers >= 1 and hidden_dim >= 1, got {num_layers} and {hidden_dim}")
+    layers: list[nn.Module] = []
+    for i in range(num_layers):
+        layers += [nn.Linear(in_features if i == 0 else hidden_dim, hidden_dim), nn.LeakyReLU(negative_slope)]
+    return layers
+
+
+class MLPGenerator(nn.Module):
+    """z (N, latent_dim) ~ N(0, I) -> samples (N, *out_shape) in [-1, 1] (tanh output)."""
+
+    def __init__(
+        self,
+        out_shape: Sequence[int],
+        latent_dim: int = 100,
+        hidden_dim: int = 128,
+        num_layers: int = 2,
+        negative_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        self.latent_dim = latent_dim
+        self.out_shape = tuple(int(s) for s in out_shape)
+        self.net = nn.Sequential(
+            *_hidden_stack(latent_dim, hidden_dim, num_layers, negative_slope),
+            nn.Linear(hidden_dim, math.prod(self.out_shape)),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """samples (N, *in_shape) -> logits (N, 1); the input is flattened, so any sample shape works."""
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        hidden_dim: int = 128,
+        num_layers: int = 2,
+        negative_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            *_hidden_stack(math.prod(self.in_shape), hidden_dim, num_layers, negative_slope),
+            nn.Linear(hidden_dim, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1:] != self.in_shape:
+            raise ValueError(f"MLPDiscriminator expects samples of shape {self.in_shape}, got {tuple(x.shape[1:])}")
+        return self.net(x)

@@ -1,0 +1,72 @@
+"""The `ganforge-train` command as users run it (subprocesses: Hydra owns the process)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_train import events, logged_hparams
+
+TRAIN = str(Path(sys.executable).parent / "ganforge-train")
+QUIET = ("callbacks.progress_bar=null", "callbacks.model_summary=null")
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([TRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def run_dirs(root: Path) -> list[Path]:
+    return sorted(path.parent.parent for path in root.glob("**/.hydra/config.yaml"))
+
+
+@pytest.mark.slow
+def test_overrides_are_used_saved_and_shown_in_hparams(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "model.hidden_dim=256", "optim.lr_d=1e-4", "data.batch_size=64", "trainer.max_epochs=2", *QUIET
+    )
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(tmp_path / "outputs")
+    assert run_dir.parent.parent == tmp_path / "outputs"  # outputs/<date>/<time>/
+    saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    assert (saved["model"]["hidden_dim"], saved["optim"]["lr_d"], saved["data"]["batch_size"]) == (256, 1e-4, 64)
+    hparams = logged_hparams(events(run_dir))
+    assert hparams["model/hidden_dim"] == 256 and hparams["data/batch_size"] == 64
+    assert hparams["optim/lr_d"] == pytest.approx(1e-4)
+    assert len(events(run_dir).Images("samples/fixed_noise")) == 2
+
+
+@pytest.mark.slow
+def test_multirun_runs_one_job_per_value(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "-m", "optim.lr_g=1e-4,2e-4", "trainer.max_epochs=1", "trainer.limit_train_batches=2", *QUIET
+    )
+    assert result.returncode == 0, result.stderr
+    jobs = run_dirs(tmp_path / "outputs" / "multirun")
+    assert [job.name for job in jobs] == ["0", "1"]
+    lrs = [yaml.safe_load((job / ".hydra" / "config.yaml").read_text())["optim"]["lr_g"] for job in jobs]
+    assert lrs == [1e-4, 2e-4]
+    assert all((job / "checkpoints" / "last.ckpt").is_file() for job in jobs)
+
+
+def test_invalid_values_stop_before_training_with_the_allowed_ranges(tmp_path: Path) -> None:
+    result = run(tmp_path, "optim.lr_g=-1", "data.batch_size=0", "model.latent_dim=0")
+    assert result.returncode == 2
+    for message in (
+        "optim.lr_g=-1 is invalid: it must be a finite number > 0",
+        "data.batch_size=0 is invalid: it must be an integer >= 1",
+        "model.latent_dim=0 is invalid: it must be an integer >= 1",
+    ):
+        assert message in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("outputs/**/checkpoints")) and not list(tmp_path.glob("outputs/**/tensorboard"))
+
+
+def test_unknown_override_is_refused_by_name(tmp_path: Path) -> None:
+    result = run(tmp_path, "model.hiden_dim=256")
+    assert result.returncode != 0
+    assert "Could not override 'model.hiden_dim'" in result.stderr
+    assert not (tmp_path / "outputs").exists()

@@ -1,0 +1,101 @@
+"""Every config in conf/ composes and instantiates; invalid values fail before any work with a clear message."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from ganforge.config import RULES, validate
+from ganforge.errors import ConfigError
+from ganforge.train import CONFIG_DIR, build
+from tests.conftest import compose_config
+
+GROUPS = ("model", "loss", "optim", "data", "trainer", "logger", "callbacks", "experiment")
+OPTIONS = [
+    pytest.param(group, path.stem, id=f"{group}={path.stem}")
+    for group in GROUPS
+    for path in sorted((CONFIG_DIR / group).glob("*.yaml"))
+]
+
+
+def test_every_group_has_options() -> None:
+    assert {p.values[0] for p in OPTIONS} == set(GROUPS)
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS)
+def test_config_composes_and_instantiates(tmp_path: Path, group: str, option: str) -> None:
+    cfg = compose_config(tmp_path, f"{group}={option}")
+    OmegaConf.resolve(cfg)  # every interpolation resolves
+    validate(cfg)
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        pytest.skip("trainer=gpu instantiates only where a GPU is present")
+    gan, datamodule, trainer = build(cfg)
+    assert gan.generator.out_shape == datamodule.shape
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+
+
+def test_overrides_reach_the_built_objects(tmp_path: Path) -> None:
+    cfg = compose_config(tmp_path, "model.hidden_dim=256", "optim.lr_d=1e-4", "data.batch_size=64")
+    gan, datamodule, _ = build(cfg)
+    assert gan.generator.net[0].out_features == 256
+    assert datamodule.batch_size == 64
+    opt_g, opt_d = gan.configure_optimizers()
+    assert opt_d.param_groups[0]["lr"] == 1e-4 and opt_g.param_groups[0]["lr"] == 2e-4
+    assert tuple(opt_d.param_groups[0]["betas"]) == (0.5, 0.999)
+
+
+def test_reference_experiment_is_the_classic_setup(tmp_path: Path) -> None:
+    cfg = compose_config(tmp_path, "experiment=reference")
+    assert (cfg.data.batch_size, cfg.optim.lr_g, cfg.optim.lr_d, cfg.model.latent_dim) == (128, 2e-4, 2e-4, 100)
+    assert cfg.trainer.max_epochs == 100 and cfg.model.hidden_dim == 128
+
+
+def test_rules_only_name_keys_that_exist() -> None:
+    """A rule for a key the default config lacks would silently check nothing."""
+    cfg = compose_config(Path("unused"))
+    missing = [rule.key for rule in RULES if OmegaConf.select(cfg, rule.key, default="<absent>") == "<absent>"]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.lr_g=-1", "optim.lr_g=-1 is invalid: it must be a finite number > 0 (for example optim.lr_g=2e-4)"),
+        ("optim.lr_d=0", "optim.lr_d=0 is invalid"),
+        ("optim.lr_g=inf", "optim.lr_g=inf is invalid"),
+        ("data.batch_size=0", "data.batch_size=0 is invalid: it must be an integer >= 1"),
+        ("data.batch_size=abc", "data.batch_size='abc' is invalid"),
+        ("data.batch_size=12.5", "data.batch_size=12.5 is invalid"),
+        ("model.latent_dim=0", "model.latent_dim=0 is invalid: it must be an integer >= 1"),
+        ("model.hidden_dim=-3", "model.hidden_dim=-3 is invalid"),
+        ("optim.betas=[0.5,1.0]", "optim.betas=[0.5, 1.0] is invalid: it must be two numbers in [0, 1)"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0 is invalid: it must be an integer >= 1, or -1"),
+        ("callbacks.periodic_checkpoint.every_n_epochs=1", "last.ckpt is already written every epoch"),
+        ("data.image_size=4", "data.image_size=4 is invalid: it must be an integer >= 8"),
+    ],
+)
+def test_invalid_values_are_named_with_the_allowed_range(tmp_path: Path, override: str, message: str) -> None:
+    cfg = compose_config(tmp_path, override)
+    with pytest.raises(ConfigError) as error:
+        validate(cfg)
+    assert message in str(error.value)
+
+
+def test_all_invalid_values_are_reported_at_once(tmp_path: Path) -> None:
+    cfg = compose_config(tmp_path, "optim.lr_g=-1", "data.batch_size=0", "model.latent_dim=0")
+    with pytest.raises(ConfigError) as error:
+        validate(cfg)
+    assert all(key in str(error.value) for key in ("optim.lr_g", "data.batch_size", "model.latent_dim"))
+
+
+def test_unknown_key_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigCompositionException, match=r"model\.hiden_dim"):
+        compose_config(tmp_path, "model.hiden_dim=3")
+
+
+def test_model_that_cannot_make_the_data_shape_fails_before_training(tmp_path: Path) -> None:
+    cfg = compose_config(tmp_path, "model.generator.out_shape=[1,32,32]")
+    with pytest.raises(ConfigError, match=r"model=mlp data=digits: the data's samples have shape \(1, 28, 28\)"):
+        build(cfg)
