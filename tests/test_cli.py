@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ganforge.bench_data import main as bench_data
+from tests.datafiles import write_many_images
 from tests.test_train import events, logged_hparams
 
-TRAIN = str(Path(sys.executable).parent / "ganforge-train")
+BIN = Path(sys.executable).parent
+TRAIN = str(BIN / "ganforge-train")
 QUIET = ("callbacks.progress_bar=null", "callbacks.model_summary=null")
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run(cwd: Path, *args: str, command: str = TRAIN) -> subprocess.CompletedProcess:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run([TRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def run_dirs(root: Path) -> list[Path]:
@@ -70,3 +73,33 @@ def test_unknown_override_is_refused_by_name(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Could not override 'model.hiden_dim'" in result.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.slow
+def test_trains_one_epoch_on_a_folder_of_images(tmp_path: Path) -> None:
+    write_many_images(tmp_path / "pile", 300)
+    args = ("data=folder", f"data.path={tmp_path / 'pile'}", "trainer.max_epochs=1", "trainer.log_every_n_steps=1")
+    result = run(tmp_path, *args, *QUIET)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(tmp_path / "outputs")
+    assert "300 image files, 3.5 MB decoded: cached in memory" in (run_dir / "train.log").read_text()
+    assert len(events(run_dir).Scalars("train/d_loss")) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data", ["ring8", "grid25"])
+def test_trains_one_epoch_on_a_toy_mixture_and_draws_a_scatter_plot(tmp_path: Path, data: str) -> None:
+    result = run(tmp_path, f"data={data}", "trainer.max_epochs=1", "trainer.log_every_n_steps=50", *QUIET)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(tmp_path / "outputs")
+    (grid,) = events(run_dir).Images("samples/fixed_noise")
+    assert (grid.width, grid.height) == (400, 400)  # a 4x4-inch scatter plot, not an image grid
+    assert grid.step == 100_000 // 128  # one epoch of the 100,000 training points
+
+
+def test_folder_benchmark_prints_throughput_per_worker_count(tmp_path: Path, capsys) -> None:
+    write_many_images(tmp_path / "pile", 40, size=16)
+    rows = bench_data([str(tmp_path / "pile"), "--image-size", "16", "--workers", "0", "1", "--max-images", "40"])
+    assert [(workers, seen) for workers, seen, _ in rows] == [(0, 40), (1, 40)]
+    assert all(rate > 0 for _, _, rate in rows)
+    assert "decoded images/s" in capsys.readouterr().out

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from ganforge.config import RULES, validate
 from ganforge.errors import ConfigError
@@ -24,9 +25,13 @@ def test_every_group_has_options() -> None:
     assert {p.values[0] for p in OPTIONS} == set(GROUPS)
 
 
+# Values a user must give for an option to compose (nothing is read at build time).
+REQUIRED = {("data", "folder"): ["data.path=/any/folder"]}
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_config_composes_and_instantiates(tmp_path: Path, group: str, option: str) -> None:
-    cfg = compose_config(tmp_path, f"{group}={option}")
+    cfg = compose_config(tmp_path, f"{group}={option}", *REQUIRED.get((group, option), []))
     OmegaConf.resolve(cfg)  # every interpolation resolves
     validate(cfg)
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
@@ -53,10 +58,30 @@ def test_reference_experiment_is_the_classic_setup(tmp_path: Path) -> None:
 
 
 def test_rules_only_name_keys_that_exist() -> None:
-    """A rule for a key the default config lacks would silently check nothing."""
-    cfg = compose_config(Path("unused"))
-    missing = [rule.key for rule in RULES if OmegaConf.select(cfg, rule.key, default="<absent>") == "<absent>"]
-    assert missing == []
+    """A rule for a key no config has would silently check nothing."""
+    configs = [compose_config(Path("unused"), f"{g}={o}") for g, o in (p.values for p in OPTIONS) if g == "data"]
+
+    def has(cfg: DictConfig, key: str) -> bool:  # "???" (required) counts as present
+        parent, _, name = key.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        return isinstance(node, DictConfig) and name in node.keys()  # noqa: SIM118 (`in` skips "???" values)
+
+    assert [rule.key for rule in RULES if not any(has(cfg, rule.key) for cfg in configs)] == []
+
+
+@pytest.mark.parametrize(
+    ("data", "shape", "output"),
+    [("digits", (1, 28, 28), nn.Tanh), ("cifar10", (3, 32, 32), nn.Tanh), ("ring8", (2,), nn.Identity)],
+)
+def test_sample_shape_and_range_flow_from_data_to_model(tmp_path: Path, data: str, shape: tuple, output: type) -> None:
+    gan, datamodule, _ = build(compose_config(tmp_path, f"data={data}"))
+    assert gan.generator.out_shape == gan.discriminator.in_shape == datamodule.shape == shape
+    assert isinstance(gan.generator.net[-1], output)
+
+
+def test_folder_without_a_path_says_it_is_required(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data\.path is required: set it to a folder of images"):
+        validate(compose_config(tmp_path, "data=folder"))
 
 
 @pytest.mark.parametrize(
@@ -74,6 +99,8 @@ def test_rules_only_name_keys_that_exist() -> None:
         ("trainer.max_epochs=0", "trainer.max_epochs=0 is invalid: it must be an integer >= 1, or -1"),
         ("callbacks.periodic_checkpoint.every_n_epochs=1", "last.ckpt is already written every epoch"),
         ("data.image_size=4", "data.image_size=4 is invalid: it must be an integer >= 8"),
+        ("data.channels=2", "data.channels=2 is invalid: it must be 1 (grey) or 3 (RGB)"),
+        ("data.holdout_fraction=1.0", "data.holdout_fraction=1.0 is invalid: it must be a number in [0, 1)"),
     ],
 )
 def test_invalid_values_are_named_with_the_allowed_range(tmp_path: Path, override: str, message: str) -> None:

@@ -42,6 +42,18 @@ def _adam_betas(value: Any) -> bool:
     )
 
 
+def _one_of(*allowed: Any) -> Callable[[Any], bool]:
+    return lambda value: any(value == a and type(value) is type(a) for a in allowed)
+
+
+def _fraction(value: Any) -> bool:
+    return _is_number(value) and 0 <= value < 1
+
+
+def _non_empty_string(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
 def _epochs(value: Any) -> bool:
     return _is_int(value) and (value >= 1 or value == -1)
 
@@ -61,14 +73,26 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas),
     Rule("data.batch_size", "an integer >= 1", "128", _int_at_least(1)),
     Rule("data.image_size", "an integer >= 8", "28", _int_at_least(8)),
+    Rule("data.channels", "1 (grey) or 3 (RGB)", "3", _one_of(1, 3)),
     Rule("data.num_workers", "an integer >= 0", "0", _int_at_least(0)),
+    Rule("data.holdout_fraction", "a number in [0, 1)", "0.1", _fraction),
+    Rule(
+        "data.output_activation", "tanh (samples in [-1, 1]) or linear (unbounded)", "tanh", _one_of("tanh", "linear")
+    ),
+    Rule("data.preview_samples", "an integer >= 1", "64", _int_at_least(1)),
+    Rule("data.path", "a folder of images", "/data/my_images", _non_empty_string),
+    Rule("data.root", "a folder for the dataset files", "data", _non_empty_string),
+    Rule("data.download", "true or false", "false", _one_of(True, False)),
+    Rule("data.skip_corrupt", "true or false", "true", _one_of(True, False)),
+    Rule("data.cache_limit_mb", "a finite number >= 0 (0: never cache)", "2048", _non_negative_number),
+    Rule("data.num_samples", "an integer >= 1", "100000", _int_at_least(1)),
+    Rule("data.std", "a finite number > 0", "0.01", _positive_number),
     Rule("model.latent_dim", "an integer >= 1", "100", _int_at_least(1)),
     Rule("model.hidden_dim", "an integer >= 1", "128", _int_at_least(1)),
     Rule("model.num_layers", "an integer >= 1", "2", _int_at_least(1)),
     Rule("model.negative_slope", "a finite number >= 0", "0.2", _non_negative_number),
     Rule("trainer.max_epochs", "an integer >= 1, or -1 for no limit", "25", _epochs),
     Rule("trainer.log_every_n_steps", "an integer >= 1", "10", _int_at_least(1)),
-    Rule("callbacks.sample_grid.num_samples", "an integer >= 1", "64", _int_at_least(1)),
     Rule("callbacks.sample_grid.every_n_epochs", "an integer >= 1", "1", _int_at_least(1)),
     Rule(
         "callbacks.periodic_checkpoint.every_n_epochs",
@@ -85,6 +109,14 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
     """Raise ConfigError listing every rule the config breaks; keys a config does not have are skipped."""
     problems = []
     for rule in rules:
+        parent, _, name = rule.key.rpartition(".")
+        node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+        # `name in node` is False for a required ("???") value; its keys() still list it
+        if isinstance(node, DictConfig) and name in node.keys() and OmegaConf.is_missing(node, name):  # noqa: SIM118
+            problems.append(
+                f"{rule.key} is required: set it to {rule.allowed} (for example {rule.key}={rule.example})."
+            )
+            continue
         value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
         if value is not _ABSENT and not rule.check(value):
             problems.append(

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ganforge.config import validate
-from ganforge.data.memory import InMemoryDataModule
+from ganforge.data import GANDataModule
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.gan import GAN
 from ganforge.tracking import log_hyperparameters
@@ -43,7 +43,7 @@ def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tup
         )
 
 
-def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, InMemoryDataModule, L.Trainer]:
+def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, GANDataModule, L.Trainer]:
     """Instantiate data, networks, module, callbacks, loggers and trainer from a composed config."""
     datamodule = instantiate(cfg.data.datamodule)
     generator = instantiate(cfg.model.generator)

@@ -3,21 +3,24 @@
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
-from torch import Tensor
+from torch.utils.data import Dataset
 
-from ganforge.data.memory import InMemoryDataModule
+from ganforge.data.base import GANDataModule, TensorSamples, split_off
 from ganforge.errors import ConfigError
 
 _MAX_PIXEL = 16.0  # load_digits stores ink counts 0..16 per pixel
 
 
-class DigitsDataModule(InMemoryDataModule):
-    """Digits as (N, 1, image_size, image_size) in [-1, 1]; upsampled bilinearly from 8x8, labels dropped."""
+class DigitsDataModule(GANDataModule):
+    """Digits as (N, 1, image_size, image_size) in [-1, 1], upsampled bilinearly from 8x8; labels dropped.
+
+    The digits have no test split: a seeded ``holdout_fraction`` is held out for evaluation.
+    """
 
     name = "digits"
 
-    def __init__(self, image_size: int = 28, batch_size: int = 128, num_workers: int = 0) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers)
+    def __init__(self, image_size: int = 28, **kwargs) -> None:
+        super().__init__(**kwargs)
         if image_size < 8:
             raise ConfigError(f"data.image_size={image_size} is below the digits' native 8 pixels; use >= 8.")
         self.image_size = image_size
@@ -26,9 +29,10 @@ class DigitsDataModule(InMemoryDataModule):
     def shape(self) -> tuple[int, ...]:
         return (1, self.image_size, self.image_size)
 
-    def load(self) -> Tensor:
+    def build_splits(self) -> tuple[Dataset, Dataset]:
         pixels = load_digits().images  # the labels (`.target`) are deliberately not read
         images = torch.from_numpy(pixels).float().unsqueeze(1) / _MAX_PIXEL * 2 - 1
         if self.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
-        return images.clamp_(-1, 1).contiguous()
+        train, heldout = split_off(images.clamp_(-1, 1).contiguous(), self.holdout_fraction, self.seed)
+        return TensorSamples(train), TensorSamples(heldout)

@@ -16,8 +16,14 @@ def _hidden_stack(in_features: int, hidden_dim: int, num_layers: int, negative_s
     return layers
 
 
+OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity}
+
+
 class MLPGenerator(nn.Module):
-    """z (N, latent_dim) ~ N(0, I) -> samples (N, *out_shape) in [-1, 1] (tanh output)."""
+    """z (N, latent_dim) ~ N(0, I) -> samples (N, *out_shape), in [-1, 1] with the default tanh output.
+
+    ``output_activation="linear"`` leaves the output unbounded, for data outside [-1, 1] (the toy mixtures).
+    """
 
     def __init__(
         self,
@@ -26,8 +32,13 @@ class MLPGenerator(nn.Module):
         hidden_dim: int = 128,
         num_layers: int = 2,
         negative_slope: float = 0.2,
+        output_activation: str = "tanh",
     ) -> None:
         super().__init__()
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}"
+            )
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         self.latent_dim = latent_dim
@@ -35,7 +46,7 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(
             *_hidden_stack(latent_dim, hidden_dim, num_layers, negative_slope),
             nn.Linear(hidden_dim, math.prod(self.out_shape)),
-            nn.Tanh(),
+            OUTPUT_ACTIVATIONS[output_activation](),
         )
 
     def forward(self, z: Tensor) -> Tensor:

@@ -1,0 +1,136 @@
+"""What every data source shares: train and held-out splits, and batches that are image tensors only."""
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2 import functional as tv_functional
+
+from ganforge.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def to_unit_range(samples: Tensor) -> Tensor:
+    """uint8 pixels 0..255 -> float in [-1, 1]; float samples pass through unchanged."""
+    if samples.dtype == torch.uint8:
+        return samples.float().div_(127.5).sub_(1.0)
+    return samples
+
+
+class TensorSamples(Dataset):
+    """Samples held as one tensor (N, *shape), uint8 pixels or float values; served as float in [-1, 1].
+
+    A batch is one indexed gather, never N collated samples.
+    """
+
+    def __init__(self, samples: Tensor) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return to_unit_range(self.samples[index])
+
+    def __getitems__(self, indices: Sequence[int]) -> Tensor:
+        # The DataLoader hands the whole list of sampled indices here (PyTorch >= 2.0), so a batch costs one
+        # gather instead of `batch_size` __getitem__ calls plus a stack in the collate function.
+        return to_unit_range(self.samples[torch.as_tensor(indices)])
+
+
+def _already_batched(batch: Tensor) -> Tensor:
+    return batch
+
+
+def split_off(samples: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """(train, held-out): a fixed, seeded random ``fraction`` of ``samples`` is held out of training."""
+    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))
+    n_heldout = round(fraction * len(samples))
+    return samples[order[n_heldout:]], samples[order[:n_heldout]]
+
+
+class GANDataModule(L.LightningDataModule, ABC):
+    """Serves shuffled, full batches of unlabeled samples, float in [-1, 1] (images) or unbounded (toy data).
+
+    Subclasses give the sample ``shape`` (known from the settings alone, before any file is read) and
+    ``build_splits``: the training set and a held-out set that the GAN never trains on (a test split where the
+    source has one, else a seeded ``holdout_fraction``), used only by evaluation.
+    """
+
+    name = "data"
+
+    def __init__(self, batch_size: int = 128, num_workers: int = 0, holdout_fraction: float = 0.1, seed: int = 0):
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.holdout_fraction = holdout_fraction
+        self.seed = seed
+        self.train_set: Dataset | None = None
+        self.heldout_set: Dataset | None = None
+
+    @property
+    @abstractmethod
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample."""
+
+    @abstractmethod
+    def build_splits(self) -> tuple[Dataset, Dataset]:
+        """(training set, held-out set); labels never leave this method."""
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train_set, heldout_set = self.build_splits()
+        if len(train_set) == 0:
+            raise DataError(f"{self.name} has no training samples; check the data settings (data.*).")
+        if self.batch_size > len(train_set):
+            raise DataError(
+                f"data.batch_size={self.batch_size} is larger than the {len(train_set)} training samples of "
+                f"{self.name}; set data.batch_size to at most {len(train_set)}."
+            )
+        self.train_set, self.heldout_set = train_set, heldout_set
+        log.info("%s: %d training samples, %d held out for evaluation", self.name, len(train_set), len(heldout_set))
+
+    def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call setup() before asking for a dataloader")
+        in_memory = isinstance(dataset, TensorSamples)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=train,
+            # Full batches only when training: a last batch of a few samples gives D a noisy, rescaled update.
+            drop_last=train,
+            collate_fn=_already_batched if in_memory else None,
+            num_workers=self.num_workers,
+            persistent_workers=train and self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, train=True)
+
+    def heldout_dataloader(self, batch_size: int | None = None) -> DataLoader:
+        """The held-out samples in a fixed order, for evaluation only (not a Lightning val loop)."""
+        return self._loader(self.heldout_set, batch_size or self.batch_size, train=False)
+
+    def real_samples(self, n: int) -> Tensor:
+        """The first ``n`` training samples (a fixed set), e.g. to draw beside generated ones."""
+        return next(iter(self._loader(self.train_set, min(n, len(self.train_set)), train=False)))
+
+
+def match_channels_and_size(images: Tensor, channels: int, image_size: int) -> Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, channels, image_size, image_size): grey <-> RGB, antialiased resize.
+
+    Non-square images are resized on their shorter side, then center-cropped.
+    """
+    if images.shape[1] != channels:
+        images = images.expand(-1, 3, -1, -1) if channels == 3 else tv_functional.rgb_to_grayscale(images)
+    if tuple(images.shape[-2:]) != (image_size, image_size):
+        images = tv_functional.resize(images, image_size, antialias=True)
+        images = tv_functional.center_crop(images, [image_size, image_size])
+    return images.contiguous()

@@ -1,0 +1,164 @@
+"""Every image file under a folder, at any depth, no class sub-folders needed: the user's own pile of images."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2 import functional as tv_functional
+
+from ganforge.data.base import GANDataModule, TensorSamples, match_channels_and_size, to_unit_range
+from ganforge.errors import DataError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif"})
+# What PIL raises for files that are not images, are truncated, or hold broken data.
+DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def find_images(root: Path) -> list[Path]:
+    """Image files under ``root`` (recursive, by suffix, case-insensitive), in a fixed order."""
+    if not root.exists():
+        raise DataError(f"data.path={root} does not exist; point data.path at a folder of images.")
+    if not root.is_dir():
+        raise DataError(f"data.path={root} is a file, not a folder; point data.path at the folder that holds it.")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise DataError(f"data.path={root} holds no image files ({kinds}, searched recursively); add images there.")
+    return files
+
+
+def decode(path: Path, channels: int, image_size: int) -> Tensor:
+    """One image file -> uint8 (channels, image_size, image_size); the first frame of an animation."""
+    with Image.open(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB")
+    return match_channels_and_size(tv_functional.pil_to_tensor(image).unsqueeze(0), channels, image_size)[0]
+
+
+def describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def unreadable(path: Path, reason: str) -> DataError:
+    return DataError(
+        f"{path} is not a readable image ({reason}). Remove or replace it, or set "
+        "data.skip_corrupt=true to skip unreadable files."
+    )
+
+
+class ImageFiles(Dataset):
+    """Decodes image files on demand (in DataLoader workers): for folders too large to hold in memory."""
+
+    def __init__(self, files: list[Path], channels: int, image_size: int) -> None:
+        self.files, self.channels, self.image_size = files, channels, image_size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> Tensor:
+        try:
+            return to_unit_range(decode(self.files[index], self.channels, self.image_size))
+        except DECODE_ERRORS as error:
+            raise unreadable(self.files[index], describe(error)) from error
+
+
+class _DecodeOrReport(ImageFiles):
+    """(index, uint8 image or None, error text or None): lets the main process decide what a bad file means."""
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor | None, str | None]:
+        try:
+            return index, decode(self.files[index], self.channels, self.image_size), None
+        except DECODE_ERRORS as error:
+            return index, None, describe(error)
+
+
+def _as_list(items: list) -> list:
+    return items
+
+
+class FolderDataModule(GANDataModule):
+    """Images of any size and mode, converted to ``channels``, resized (shorter side) and center-cropped.
+
+    Folders whose decoded pixels fit in ``cache_limit_mb`` are decoded once and held in memory; larger ones
+    are decoded on the fly by DataLoader workers (``data.num_workers``). The log says which. A seeded
+    ``holdout_fraction`` of the files is held out for evaluation.
+    """
+
+    name = "folder"
+
+    def __init__(
+        self,
+        path: str,
+        image_size: int = 64,
+        channels: int = 3,
+        skip_corrupt: bool = False,
+        cache_limit_mb: float = 2048,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.path = Path(path).expanduser()
+        self.image_size = image_size
+        self.channels = channels
+        self.skip_corrupt = skip_corrupt
+        self.cache_limit_mb = cache_limit_mb
+        self.skipped: list[Path] = []
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.channels, self.image_size, self.image_size)
+
+    def build_splits(self) -> tuple[Dataset, Dataset]:
+        files = find_images(self.path)
+        decoded_mb = len(files) * self.channels * self.image_size**2 / 2**20
+        if decoded_mb <= self.cache_limit_mb:
+            log.info("folder %s: %d image files, %.1f MB decoded: cached in memory", self.path, len(files), decoded_mb)
+            files, images = self._decode_all(files)
+            order = self._split_order(len(files))
+            train, heldout = images[order["train"]], images[order["heldout"]]
+            return TensorSamples(train), TensorSamples(heldout)
+        log.info(
+            "folder %s: %d image files, %.1f MB decoded (over data.cache_limit_mb=%s): decoded on the fly by %d "
+            "workers",
+            self.path, len(files), decoded_mb, self.cache_limit_mb, self.num_workers,
+        )  # fmt: skip
+        files, _ = self._decode_all(files, keep=False)  # find unreadable files now, not hours into training
+        order = self._split_order(len(files))
+        train = [files[i] for i in order["train"]]
+        heldout = [files[i] for i in order["heldout"]]
+        return ImageFiles(train, self.channels, self.image_size), ImageFiles(heldout, self.channels, self.image_size)
+
+    def _split_order(self, n: int) -> dict[str, Tensor]:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
+        n_heldout = round(self.holdout_fraction * n)
+        return {"train": order[n_heldout:], "heldout": order[:n_heldout]}
+
+    def _decode_all(self, files: list[Path], keep: bool = True) -> tuple[list[Path], Tensor | None]:
+        """Decode every file once (in workers); returns the readable files and, if ``keep``, their pixels."""
+        loader = DataLoader(
+            _DecodeOrReport(files, self.channels, self.image_size),
+            batch_size=64,
+            num_workers=self.num_workers,
+            collate_fn=_as_list,
+        )
+        good: list[Path] = []
+        images: list[Tensor] = []
+        for batch in loader:
+            for index, image, error in batch:
+                if error is None:
+                    good.append(files[index])
+                    if keep:
+                        images.append(image)
+                elif self.skip_corrupt:
+                    self.skipped.append(files[index])
+                else:
+                    raise unreadable(files[index], error)
+        if self.skipped:
+            log.warning("folder %s: skipped %d unreadable files (data.skip_corrupt=true)", self.path, len(self.skipped))
+        if not good:
+            raise DataError(f"data.path={self.path}: none of its {len(files)} image files could be read.")
+        return good, torch.stack(images) if keep else None

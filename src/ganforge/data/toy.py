@@ -1,0 +1,60 @@
+"""2-D Gaussian mixtures on which mode collapse is measured (as defined in VEEGAN and PacGAN)."""
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ganforge.data.base import GANDataModule, TensorSamples
+
+
+def ring_centers(num_modes: int = 8, radius: float = 1.0) -> Tensor:
+    """``num_modes`` points on a circle at angles 2*pi*i/num_modes, shape (num_modes, 2).
+
+    Not ``linspace(0, 2*pi, num_modes)``: that puts the last angle at 2*pi, on top of the first, and leaves
+    num_modes - 1 distinct modes.
+    """
+    angles = 2 * math.pi * torch.arange(num_modes, dtype=torch.float64) / num_modes
+    return (radius * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+
+
+def grid_centers(values: Sequence[float] = (-4, -2, 0, 2, 4)) -> Tensor:
+    """Every pair (x, y) of ``values``, shape (len(values)**2, 2)."""
+    axis = torch.tensor(list(values), dtype=torch.float32)
+    return torch.cartesian_prod(axis, axis)
+
+
+class GaussianMixtureDataModule(GANDataModule):
+    """Samples (N, 2) from an equal-weight mixture of isotropic Gaussians; ``centers`` and ``std`` are public.
+
+    The training set is ``num_samples`` fixed draws; the held-out set is independent draws of the same
+    mixture (``holdout_fraction`` x num_samples) from another seed.
+    """
+
+    def __init__(self, centers: Tensor, std: float, num_samples: int = 100_000, name: str = "mixture", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.centers = torch.as_tensor(centers, dtype=torch.float32)
+        if self.centers.ndim != 2 or self.centers.shape[1] != 2:
+            raise ValueError(f"centers must have shape (K, 2), got {tuple(self.centers.shape)}")
+        self.std = std
+        self.num_samples = num_samples
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (2,)
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(n, 2) samples and the index of the mode each was drawn from."""
+        modes = torch.randint(len(self.centers), (n,), generator=generator)
+        noise = torch.randn(n, 2, generator=generator) * self.std
+        return self.centers[modes] + noise, modes
+
+    def build_splits(self) -> tuple[Dataset, Dataset]:
+        train, _ = self.sample(self.num_samples, torch.Generator().manual_seed(self.seed))
+        n_heldout = round(self.holdout_fraction * self.num_samples)
+        heldout, _ = self.sample(n_heldout, torch.Generator().manual_seed(self.seed + 1))
+        return TensorSamples(train), TensorSamples(heldout)
