@@ -13,7 +13,7 @@ from ganforge.errors import ConfigError
 from ganforge.train import CONFIG_DIR, build
 from tests.conftest import compose_config
 
-GROUPS = ("model", "loss", "optim", "data", "trainer", "logger", "callbacks", "experiment")
+GROUPS = ("model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "experiment")
 OPTIONS = [
     pytest.param(group, path.stem, id=f"{group}={path.stem}")
     for group in GROUPS
@@ -26,7 +26,7 @@ def test_every_group_has_options() -> None:
 
 
 # Values a user must give for an option to compose (nothing is read at build time).
-REQUIRED = {("data", "folder"): ["data.path=/any/folder"]}
+REQUIRED = {("data", "folder"): ["data.path=/any/folder"], ("model", "resnet"): ["data.image_size=32"]}
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
@@ -59,7 +59,7 @@ def test_reference_experiment_is_the_classic_setup(tmp_path: Path) -> None:
 
 def test_rules_only_name_keys_that_exist() -> None:
     """A rule for a key no config has would silently check nothing."""
-    configs = [compose_config(Path("unused"), f"{g}={o}") for g, o in (p.values for p in OPTIONS) if g == "data"]
+    configs = [compose_config(Path("unused"), f"{g}={o}") for g, o in (p.values for p in OPTIONS)]
 
     def has(cfg: DictConfig, key: str) -> bool:  # "???" (required) counts as present
         parent, _, name = key.rpartition(".")

@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from ganforge.losses import d_logistic_loss, g_minimax_loss, g_nonsaturating_loss
+from ganforge.losses import (
+    d_hinge_loss,
+    d_least_squares_loss,
+    d_logistic_loss,
+    d_wasserstein_loss,
+    g_hinge_loss,
+    g_least_squares_loss,
+    g_minimax_loss,
+    g_nonsaturating_loss,
+)
 
 LOG2 = math.log(2)
 # D(x) = sigmoid(logit): logit log(3) -> 0.75, logit log(1/3) -> 0.25.
@@ -76,3 +85,41 @@ def test_losses_stay_finite_for_extreme_logits() -> None:
     assert torch.isfinite(d_logistic_loss(-big, big))
     assert d_logistic_loss(-big, big).item() == pytest.approx(400.0)
     assert torch.isfinite(g_nonsaturating_loss(-big))
+
+
+# --- hinge, Wasserstein, least squares: values and gradients by hand --------------------------------------
+
+
+def grad_of(loss_fn, *inputs: torch.Tensor) -> list[torch.Tensor]:
+    loss_fn(*inputs).backward()
+    return [x.grad for x in inputs]
+
+
+def test_hinge_losses() -> None:
+    real, fake = logits(0.5, 2.0), logits(-2.0, 0.5)
+    # relu(1 - [0.5, 2]) = [0.5, 0] -> 0.25;  relu(1 + [-2, 0.5]) = [0, 1.5] -> 0.75
+    assert d_hinge_loss(real, fake).item() == pytest.approx(1.0)
+    assert g_hinge_loss(fake).item() == pytest.approx(0.75)
+    real_grad, fake_grad = grad_of(d_hinge_loss, real, fake)
+    assert real_grad.tolist() == [-0.5, 0.0] and fake_grad.tolist() == [0.0, 0.5]  # margins satisfied: no push
+
+
+def test_wasserstein_losses() -> None:
+    real, fake = logits(3.0, 1.0), logits(-1.0, 0.0)
+    assert d_wasserstein_loss(real, fake).item() == pytest.approx(-0.5 - 2.0)
+    real_grad, fake_grad = grad_of(d_wasserstein_loss, real, fake)
+    assert real_grad.tolist() == [-0.5, -0.5] and fake_grad.tolist() == [0.5, 0.5]
+    fake = logits(-1.0, 0.0)
+    assert g_hinge_loss(fake).item() == pytest.approx(0.5)
+    assert grad_of(g_hinge_loss, fake)[0].tolist() == [-0.5, -0.5]
+
+
+def test_least_squares_losses() -> None:
+    real, fake = logits(0.0, 2.0), logits(1.0, -1.0)
+    # 1/2 mean([1, 1]) + 1/2 mean([1, 1]) = 1;  G: 1/2 mean([0, 4]) = 1
+    assert d_least_squares_loss(real, fake).item() == pytest.approx(1.0)
+    real_grad, fake_grad = grad_of(d_least_squares_loss, real, fake)
+    assert real_grad.tolist() == [-0.5, 0.5] and fake_grad.tolist() == [0.5, -0.5]  # towards 1 and 0
+    fake = logits(1.0, -1.0)
+    assert g_least_squares_loss(fake).item() == pytest.approx(1.0)
+    assert grad_of(g_least_squares_loss, fake)[0].tolist() == [0.0, -1.0]  # pushes the rejected fake up

@@ -1,6 +1,6 @@
-"""Adversarial losses as pure functions of discriminator logits.
+"""Adversarial losses as pure functions of discriminator outputs ("logits").
 
-Every function takes raw logits (never probabilities): ``softplus`` forms are the numerically stable
+Every function takes D's raw outputs (never probabilities): ``softplus`` forms are the numerically stable
 equivalents of ``-log(sigmoid(.))`` and never saturate to ``log(0)``. Functions return a scalar tensor and
 never call ``backward``; the LightningModule owns the optimisation.
 """
@@ -25,6 +25,32 @@ def g_nonsaturating_loss(fake_logits: Tensor) -> Tensor:
 def g_minimax_loss(fake_logits: Tensor) -> Tensor:
     """G's literal minimax loss log(1 - D(G(z))); its gradient vanishes when D confidently rejects fakes."""
     return -F.softplus(fake_logits).mean()
+
+
+def d_hinge_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """D's hinge loss (Lim & Ye 2017; SNGAN): mean relu(1 - D(x)) + mean relu(1 + D(G(z)))."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_hinge_loss(fake_logits: Tensor) -> Tensor:
+    """G's loss in the hinge game and the Wasserstein game: -mean D(G(z))."""
+    return -fake_logits.mean()
+
+
+def d_wasserstein_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The critic's loss (Arjovsky et al. 2017): mean D(G(z)) - mean D(x); needs a Lipschitz constraint
+    (regularizer=gradient_penalty or spectral norm)."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def d_least_squares_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """LSGAN's D loss (Mao et al. 2017, targets 1 for real, 0 for fake): 1/2 E(D(x)-1)^2 + 1/2 E D(G(z))^2."""
+    return 0.5 * (real_logits - 1).square().mean() + 0.5 * fake_logits.square().mean()
+
+
+def g_least_squares_loss(fake_logits: Tensor) -> Tensor:
+    """LSGAN's G loss: 1/2 E(D(G(z)) - 1)^2."""
+    return 0.5 * (fake_logits - 1).square().mean()
 
 
 @dataclass(frozen=True)

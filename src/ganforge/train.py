@@ -14,6 +14,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -43,22 +44,73 @@ def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tup
         )
 
 
+def build_networks(cfg: DictConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    """G and D for the data's sample shape; an architecture that cannot serve it is a config error."""
+    names = f"model={cfg.model.name} data={cfg.data.name}"
+    try:
+        generator = instantiate(cfg.model.generator)
+        discriminator = instantiate(cfg.model.discriminator)
+    except InstantiationException as error:
+        cause = error.__cause__ if isinstance(error.__cause__, ValueError) else None
+        if cause is None:
+            raise
+        raise ConfigError(f"{names}: {cause}") from error
+    check_shapes(generator, discriminator, data_shape, names)
+    return generator, discriminator
+
+
+def optional(node: DictConfig | None) -> Any:
+    """Instantiate a group whose "none" option has no ``_target_``; its ``name`` labels the option only."""
+    if node is None or "_target_" not in node:
+        return None
+    return instantiate(OmegaConf.masked_copy(node, [key for key in node if key != "name"]))
+
+
+def check_combinations(cfg: DictConfig, discriminator: nn.Module, data_shape: tuple[int, ...]) -> None:
+    pack = getattr(discriminator, "pack", 1)
+    if cfg.data.batch_size % pack:
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
+            f"groups of {pack} samples. Choose a batch size divisible by {pack}."
+        )
+    if "_target_" in cfg.augment and len(data_shape) != 3:
+        raise ConfigError(
+            f"augment={cfg.augment.name} works on images, but data={cfg.data.name} gives samples of shape "
+            f"{data_shape}; use augment=none."
+        )
+
+
+def instantiate_each(cfg: DictConfig, group: str) -> list[Any]:
+    """One object per entry of a dict-of-objects group (callbacks, logger); null entries are switched off."""
+    entries = cfg.get(group) or {}
+    incomplete = [name for name, entry in entries.items() if entry is not None and "_target_" not in entry]
+    if incomplete:
+        raise ConfigError(
+            f"{group}.{incomplete[0]} has settings but no _target_ (it is missing from the composed config); "
+            f"keep the {group} group, or set {group}.{incomplete[0]}=null to switch that entry off."
+        )
+    return [instantiate(entry) for entry in entries.values() if entry is not None]
+
+
 def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, GANDataModule, L.Trainer]:
     """Instantiate data, networks, module, callbacks, loggers and trainer from a composed config."""
     datamodule = instantiate(cfg.data.datamodule)
-    generator = instantiate(cfg.model.generator)
-    discriminator = instantiate(cfg.model.discriminator)
-    check_shapes(generator, discriminator, datamodule.shape, f"model={cfg.model.name} data={cfg.data.name}")
+    generator, discriminator = build_networks(cfg, datamodule.shape)
+    check_combinations(cfg, discriminator, datamodule.shape)
     gan = GAN(
         generator=generator,
         discriminator=discriminator,
         loss=instantiate(cfg.loss),
         optimizer_g=instantiate(cfg.optim.generator),
         optimizer_d=instantiate(cfg.optim.discriminator),
+        regularizer=optional(cfg.get("regularizer")),
+        augment=optional(cfg.get("augment")),
+        d_steps=cfg.optim.d_steps,
+        ema_decay=cfg.ema.decay,
+        ema_warmup=cfg.ema.warmup,
     )
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    callbacks += extra_callbacks
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    callbacks = [*instantiate_each(cfg, "callbacks"), *extra_callbacks]
+    loggers = instantiate_each(cfg, "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     return gan, datamodule, trainer
 

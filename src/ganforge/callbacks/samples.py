@@ -103,13 +103,15 @@ class SampleGrid(L.Callback):
 
     @torch.no_grad()
     def render(self, pl_module: L.LightningModule) -> Tensor:
-        """G(fixed noise) as one (C, H, W) image in [0, 1], G in eval mode (matters for BatchNorm)."""
-        was_training = pl_module.generator.training
-        pl_module.generator.eval()
+        """G(fixed noise) as one (C, H, W) image in [0, 1]; the EMA generator when EMA is on, in eval mode
+        (which matters for BatchNorm)."""
+        generator = pl_module.sampler
+        was_training = generator.training
+        generator.eval()
         try:
-            samples = pl_module.generator(self.fixed_noise.to(pl_module.device)).float().cpu()
+            samples = generator(self.fixed_noise.to(pl_module.device)).float().cpu()
         finally:
-            pl_module.generator.train(was_training)
+            generator.train(was_training)
         if self.real_points is not None:
             return scatter_plot(self.real_points, samples)
         return image_grid(samples)

@@ -64,9 +64,17 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     name = "data"
 
-    def __init__(self, batch_size: int = 128, num_workers: int = 0, holdout_fraction: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        holdout_fraction: float = 0.1,
+        seed: int = 0,
+        batches_per_step: int = 1,
+    ):
         super().__init__()
         self.batch_size = batch_size
+        self.batches_per_step = batches_per_step  # D updates per training step, each on its own real batch
         self.num_workers = num_workers
         self.holdout_fraction = holdout_fraction
         self.seed = seed
@@ -88,10 +96,11 @@ class GANDataModule(L.LightningDataModule, ABC):
         train_set, heldout_set = self.build_splits()
         if len(train_set) == 0:
             raise DataError(f"{self.name} has no training samples; check the data settings (data.*).")
-        if self.batch_size > len(train_set):
+        if self.batch_size * self.batches_per_step > len(train_set):
+            per_step = "" if self.batches_per_step == 1 else f" x optim.d_steps={self.batches_per_step}"
             raise DataError(
-                f"data.batch_size={self.batch_size} is larger than the {len(train_set)} training samples of "
-                f"{self.name}; set data.batch_size to at most {len(train_set)}."
+                f"data.batch_size={self.batch_size}{per_step} is larger than the {len(train_set)} training samples "
+                f"of {self.name}; set data.batch_size to at most {len(train_set) // self.batches_per_step}."
             )
         self.train_set, self.heldout_set = train_set, heldout_set
         log.info("%s: %d training samples, %d held out for evaluation", self.name, len(train_set), len(heldout_set))
@@ -112,7 +121,8 @@ class GANDataModule(L.LightningDataModule, ABC):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, train=True)
+        """Batches of ``batch_size x batches_per_step`` samples: one training step's worth of real data."""
+        return self._loader(self.train_set, self.batch_size * self.batches_per_step, train=True)
 
     def heldout_dataloader(self, batch_size: int | None = None) -> DataLoader:
         """The held-out samples in a fixed order, for evaluation only (not a Lightning val loop)."""

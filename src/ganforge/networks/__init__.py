@@ -1,9 +1,24 @@
 """Generators and discriminators: plain ``nn.Module``s, no Lightning, shapes in the first docstring line.
 
-Every generator exposes ``latent_dim`` and ``out_shape``; every discriminator exposes ``in_shape`` and returns
-one logit per sample, shape (N, 1).
+Every generator exposes ``latent_dim`` and ``out_shape``; every discriminator derives from
+``layers.Discriminator``, exposes ``in_shape`` and returns one logit per (packed) sample, shape (N/pack, 1).
 """
 
+from ganforge.networks.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge.networks.layers import Discriminator, MinibatchStd, apply_spectral_norm, pack, unpack
 from ganforge.networks.mlp import MLPDiscriminator, MLPGenerator
+from ganforge.networks.resnet import ResNetDiscriminator, ResNetGenerator
 
-__all__ = ["MLPDiscriminator", "MLPGenerator"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "Discriminator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "MinibatchStd",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
+    "apply_spectral_norm",
+    "pack",
+    "unpack",
+]

@@ -5,6 +5,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from ganforge.networks.layers import Discriminator
+
+OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity}
+
 
 def _hidden_stack(in_features: int, hidden_dim: int, num_layers: int, negative_slope: float) -> list[nn.Module]:
     """``num_layers`` x (Linear -> LeakyReLU), the trunk shared by G and D."""
@@ -14,9 +18,6 @@ def _hidden_stack(in_features: int, hidden_dim: int, num_layers: int, negative_s
     for i in range(num_layers):
         layers += [nn.Linear(in_features if i == 0 else hidden_dim, hidden_dim), nn.LeakyReLU(negative_slope)]
     return layers
-
-
-OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity}
 
 
 class MLPGenerator(nn.Module):
@@ -53,8 +54,8 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(z.shape[0], *self.out_shape)
 
 
-class MLPDiscriminator(nn.Module):
-    """samples (N, *in_shape) -> logits (N, 1); the input is flattened, so any sample shape works."""
+class MLPDiscriminator(Discriminator):
+    """samples (N, *in_shape) -> logits (N/pack, 1); the input is flattened, so any sample shape works."""
 
     def __init__(
         self,
@@ -62,16 +63,12 @@ class MLPDiscriminator(nn.Module):
         hidden_dim: int = 128,
         num_layers: int = 2,
         negative_slope: float = 0.2,
+        spectral_norm: bool = False,
+        pack: int = 1,
+        minibatch_std: bool = False,
     ) -> None:
-        super().__init__()
-        self.in_shape = tuple(int(s) for s in in_shape)
-        self.net = nn.Sequential(
-            nn.Flatten(),
-            *_hidden_stack(math.prod(self.in_shape), hidden_dim, num_layers, negative_slope),
-            nn.Linear(hidden_dim, 1),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.shape[1:] != self.in_shape:
-            raise ValueError(f"MLPDiscriminator expects samples of shape {self.in_shape}, got {tuple(x.shape[1:])}")
-        return self.net(x)
+        super().__init__(in_shape, pack=pack, minibatch_std=minibatch_std)
+        in_features = math.prod(self.in_shape) * pack
+        self.features = nn.Sequential(nn.Flatten(), *_hidden_stack(in_features, hidden_dim, num_layers, negative_slope))
+        self.head = nn.Linear(hidden_dim + self.extra_channels, 1)
+        self.finish(spectral_norm)

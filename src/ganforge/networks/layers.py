@@ -1,0 +1,89 @@
+"""Layers and helpers shared by every architecture (one copy each, so they cannot drift apart)."""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def pack(x: Tensor, m: int) -> Tensor:
+    """PacGAN packing: (N, C, ...) -> (N/m, m*C, ...); m consecutive samples become one input to D."""
+    if x.shape[0] % m:
+        raise ValueError(f"a batch of {x.shape[0]} samples cannot be packed in groups of {m}")
+    return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+
+def unpack(x: Tensor, m: int) -> Tensor:
+    """The inverse of ``pack``: (N/m, m*C, ...) -> (N, C, ...)."""
+    return x.reshape(x.shape[0] * m, x.shape[1] // m, *x.shape[2:])
+
+
+class MinibatchStd(nn.Module):
+    """Appends one feature: the mean std of the features across each group of samples (Karras et al. 2018).
+
+    (N, C, H, W) -> (N, C+1, H, W), or (N, F) -> (N, F+1). A D that sees how varied a batch is can reject a
+    generator whose samples are all alike (mode collapse).
+    """
+
+    def __init__(self, group_size: int = 4) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        group = math.gcd(self.group_size, x.shape[0])  # groups must tile the batch
+        y = x.reshape(group, -1, *x.shape[1:])
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # std over each group: (N/group, C, ...)
+        y = y.flatten(1).mean(dim=1)  # one number per group
+        y = y.repeat(group).reshape(-1, 1, *([1] * (x.dim() - 2)))
+        return torch.cat([x, y.expand(-1, 1, *x.shape[2:])], dim=1)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) of every Linear and Conv layer, in place."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            setattr(module, name, spectral_norm(child))
+        else:
+            apply_spectral_norm(child)
+    return module
+
+
+class Discriminator(nn.Module):
+    """samples (N, *in_shape) -> logits (N/pack, 1): the input check, packing and minibatch std shared by
+    every discriminator. Subclasses set ``features`` (packed input -> features) and ``head`` (-> one logit),
+    then call ``finish``.
+
+    ``pack=m`` (PacGAN): D judges m samples at once, so its first layer takes m times the channels.
+    ``minibatch_std``: a MinibatchStd layer between features and head (the head gets one more channel).
+    """
+
+    features: nn.Module
+    head: nn.Module
+
+    def __init__(self, in_shape: Sequence[int], pack: int = 1, minibatch_std: bool = False) -> None:
+        super().__init__()
+        if pack < 1:
+            raise ValueError(f"pack must be >= 1, got {pack}")
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.pack = pack
+        self.minibatch_std = MinibatchStd() if minibatch_std else nn.Identity()
+        self.extra_channels = 1 if minibatch_std else 0
+
+    @property
+    def packed_channels(self) -> int:
+        return self.in_shape[0] * self.pack
+
+    def finish(self, use_spectral_norm: bool) -> None:
+        if use_spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1:] != self.in_shape:
+            raise ValueError(
+                f"{type(self).__name__} expects samples of shape {self.in_shape}, got {tuple(x.shape[1:])}"
+            )
+        if self.pack > 1:
+            x = pack(x, self.pack)
+        return self.head(self.minibatch_std(self.features(x)))
