@@ -33,9 +33,11 @@ REQUIRED = {("data", "folder"): ["data.path=/any/folder"], ("model", "resnet"): 
 def test_config_composes_and_instantiates(tmp_path: Path, group: str, option: str) -> None:
     cfg = compose_config(tmp_path, f"{group}={option}", *REQUIRED.get((group, option), []))
     OmegaConf.resolve(cfg)  # every interpolation resolves
-    validate(cfg)
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
-        pytest.skip("trainer=gpu instantiates only where a GPU is present")
+        with pytest.raises(ConfigError, match=r"trainer\.accelerator=gpu but no CUDA GPU is visible"):
+            validate(cfg)
+        pytest.skip("trainer=gpu builds only where a GPU is present (its refusal here is checked above)")
+    validate(cfg)
     gan, datamodule, trainer = build(cfg)
     assert gan.generator.out_shape == datamodule.shape
     assert trainer.max_epochs == cfg.trainer.max_epochs

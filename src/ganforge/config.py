@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ganforge.errors import ConfigError
@@ -133,5 +134,11 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
             problems.append(
                 f"{rule.key}={value!r} is invalid: it must be {rule.allowed} (for example {rule.key}={rule.example})."
             )
+    accelerator = OmegaConf.select(cfg, "trainer.accelerator", default=None)
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        problems.append(
+            f"trainer.accelerator={accelerator} but no CUDA GPU is visible on this machine; use trainer=cpu "
+            "(or trainer.accelerator=auto)."
+        )
     if problems:
         raise ConfigError("Invalid configuration, nothing was run:\n  " + "\n  ".join(problems))

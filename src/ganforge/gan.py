@@ -1,7 +1,7 @@
 """The GAN LightningModule: orchestrates the discriminator and generator updates; owns no formulas."""
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import lightning as L
 import torch
@@ -59,6 +59,12 @@ class GAN(L.LightningModule):
         self.d_steps = d_steps
         # A submodule, so its weights are in every checkpoint.
         self.generator_ema = averaged_generator(generator, ema_decay, ema_warmup) if ema_decay else None
+        # The resolved run config, stored in every checkpoint so that a checkpoint describes itself.
+        self.run_config: dict[str, Any] | None = None
+        # The first training step with a non-finite loss, and its losses; updated on the device, read only
+        # every few steps by NonFiniteGuard, so detection costs no host sync per step.
+        self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
+        self.register_buffer("first_nonfinite_losses", torch.zeros(2), persistent=False)
 
     @property
     def latent_dim(self) -> int:
@@ -87,15 +93,37 @@ class GAN(L.LightningModule):
 
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        first_d_update = self.global_step // (self.d_steps + 1) * self.d_steps
+        step = self.global_step // (self.d_steps + 1)
+        d_losses = []
         for i, real in enumerate(batch.chunk(self.d_steps)):
-            d_metrics = self.discriminator_step(real, opt_d, first_d_update + i)
+            d_metrics = self.discriminator_step(real, opt_d, step * self.d_steps + i)
+            d_losses.append(d_metrics["d_loss"])
         g_loss = self.generator_step(len(real), opt_g)
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
+        self.track_nonfinite(step, torch.stack(d_losses), g_loss)
         # Tensors, not floats: Lightning converts them only when it writes logs, so no host sync per step.
         self.log_dict({"train/d_loss": d_metrics.pop("d_loss"), "train/g_loss": g_loss}, prog_bar=True)
         self.log_dict({f"train/{name}": value for name, value in d_metrics.items()})
+
+    def track_nonfinite(self, step: int, d_losses: Tensor, g_loss: Tensor) -> None:
+        """Remember the first step whose losses are not all finite (device-side; no sync)."""
+        first = ~(torch.isfinite(d_losses).all() & torch.isfinite(g_loss)) & (self.first_nonfinite_step < 0)
+        self.first_nonfinite_step = torch.where(first, step, self.first_nonfinite_step)
+        losses = torch.stack([d_losses[-1], g_loss]).to(self.first_nonfinite_losses.dtype)
+        self.first_nonfinite_losses = torch.where(first, losses, self.first_nonfinite_losses)
+
+    def nonfinite(self) -> tuple[int, float, float] | None:
+        """(step, d_loss, g_loss) of the first non-finite step, or None; reads the device flag (a sync)."""
+        step = int(self.first_nonfinite_step)
+        if step < 0:
+            return None
+        d_loss, g_loss = self.first_nonfinite_losses.tolist()
+        return step, d_loss, g_loss
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.run_config is not None:
+            checkpoint["ganforge_config"] = self.run_config
 
     def discriminator_step(self, real: Tensor, optimizer: Optimizer, update: int) -> dict[str, Tensor]:
         """One D update on real vs. detached fakes; returns its (detached) loss, mean D probabilities and penalty."""

@@ -7,6 +7,7 @@ ganforge-train experiment=reference                          # a preset that rep
 
 import logging
 import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ganforge.callbacks import Interrupted
+from ganforge.checkpoints import LAST, CheckpointError, check_compatible, read_checkpoint
 from ganforge.config import validate
 from ganforge.data import GANDataModule
 from ganforge.errors import ConfigError, GanforgeError
@@ -92,12 +95,13 @@ def instantiate_each(cfg: DictConfig, group: str) -> list[Any]:
     return [instantiate(entry) for entry in entries.values() if entry is not None]
 
 
-def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, GANDataModule, L.Trainer]:
-    """Instantiate data, networks, module, callbacks, loggers and trainer from a composed config."""
-    datamodule = instantiate(cfg.data.datamodule)
-    generator, discriminator = build_networks(cfg, datamodule.shape)
-    check_combinations(cfg, discriminator, datamodule.shape)
-    gan = GAN(
+def build_gan(cfg: DictConfig, data_shape: tuple[int, ...] | None = None) -> GAN:
+    """The GAN module (networks, loss, optimizers, regularizer, augmentation, EMA) for a composed config."""
+    if data_shape is None:
+        data_shape = tuple(cfg.data.shape)
+    generator, discriminator = build_networks(cfg, data_shape)
+    check_combinations(cfg, discriminator, data_shape)
+    return GAN(
         generator=generator,
         discriminator=discriminator,
         loss=instantiate(cfg.loss),
@@ -109,6 +113,12 @@ def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[
         ema_decay=cfg.ema.decay,
         ema_warmup=cfg.ema.warmup,
     )
+
+
+def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, GANDataModule, L.Trainer]:
+    """Instantiate data, networks, module, callbacks, loggers and trainer from a composed config."""
+    datamodule = instantiate(cfg.data.datamodule)
+    gan = build_gan(cfg, datamodule.shape)
     callbacks = [*instantiate_each(cfg, "callbacks"), *extra_callbacks]
     loggers = instantiate_each(cfg, "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -122,15 +132,57 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
     return params
 
 
+def prepare_run_dir(cfg: DictConfig) -> Path | None:
+    """Check the run dir can be written and does not hold another run; return the checkpoint to resume from.
+
+    ``ckpt_path=last`` resumes the run in this dir (``hydra.run.dir=<its dir>``); any other path resumes that
+    checkpoint into this (new) dir. Without ckpt_path, a dir that already holds a run is refused rather than
+    mixed with or written over.
+    """
+    output_dir = Path(cfg.paths.output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"paths.output_dir={output_dir} is not writable ({type(error).__name__}: {error}); choose a folder you "
+            "can write, e.g. paths.log_dir=/scratch/me/outputs or hydra.run.dir=/scratch/me/run1."
+        ) from error
+    ckpt_path = cfg.get("ckpt_path")
+    last = output_dir / "checkpoints" / LAST
+    if ckpt_path == "last":
+        if not last.is_file():
+            raise CheckpointError(
+                f"ckpt_path=last: {last} does not exist. To resume a run, point hydra.run.dir at that run's "
+                "directory (outputs/<date>/<time>), or give ckpt_path=<path to a .ckpt file>."
+            )
+        return last
+    earlier = sorted(output_dir.glob("checkpoints/*.ckpt")) + sorted(output_dir.glob("tensorboard/events.*"))
+    if earlier:
+        raise ConfigError(
+            f"{output_dir} already holds a run ({earlier[0].relative_to(output_dir)}); nothing was overwritten. "
+            "Resume it with ckpt_path=last, or start a new run in another directory (leave hydra.run.dir unset)."
+        )
+    return Path(ckpt_path) if ckpt_path else None
+
+
 def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
     """Validate, build and fit; returns the final logged metrics (the objective for sweeps)."""
     validate(cfg)
+    ckpt_path = prepare_run_dir(cfg)
     L.seed_everything(cfg.seed, workers=True)
     gan, datamodule, trainer = build(cfg, extra_callbacks)
-    log_hyperparameters(trainer.loggers, hyperparameters(cfg), cfg.compare_metrics)
+    gan.run_config = hyperparameters(cfg)
+    if ckpt_path is not None:
+        check_compatible(read_checkpoint(ckpt_path), gan, ckpt_path)  # fail now, not after data loading
+    log_hyperparameters(trainer.loggers, gan.run_config, cfg.compare_metrics)
     log.info("Run directory: %s", cfg.paths.output_dir)
-    # weights_only: a checkpoint is data; never run code a file carries.
-    trainer.fit(gan, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    with warnings.catch_warnings():
+        # prepare_run_dir refused a dir holding another run; a resumed run writes to its own dir on purpose.
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        # weights_only: a checkpoint is data; never run code a file carries.
+        trainer.fit(gan, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return {name: float(value) for name, value in trainer.callback_metrics.items()}
 
 
@@ -138,6 +190,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
 def main(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
+    except Interrupted as stop:
+        log.warning("%s", stop)
+        sys.exit(128 + stop.signum)
     except GanforgeError as error:
         log.error("%s", error)
         sys.exit(2)

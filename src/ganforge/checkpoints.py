@@ -1,0 +1,89 @@
+"""Checkpoints: written atomically, read safely, checked against the model before any work starts."""
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from ganforge.errors import GanforgeError
+
+LAST = "last.ckpt"
+
+
+class CheckpointError(GanforgeError, ValueError):
+    """A checkpoint is missing, damaged, untrusted or belongs to another model."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file in the target's own folder, fsyncs it, then renames it over
+    the target: a kill at any moment leaves either the old or the new checkpoint, never a torn one.
+
+    Lightning's default goes through fsspec, whose local "transaction" writes the temporary file to the system
+    temp dir and then moves it; across filesystems (a local /tmp, a network outputs/) that move is a copy,
+    which a kill can interrupt half way.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint as data only (``weights_only=True``): tensors and plain containers, never code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"ckpt_path={path} does not exist; give the path of a .ckpt file (or ckpt_path=last).")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"ckpt_path={path} holds Python objects other than tensors and plain data, which could run code when "
+            f"loaded; refusing to load it. ({str(error).splitlines()[0]}) Only resume from checkpoints you made "
+            "or trust, and never load them with weights_only=False."
+        ) from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(
+            f"ckpt_path={path} is truncated or damaged ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "resume from another checkpoint of the run (checkpoints/epochNNNN.ckpt)."
+        ) from error
+
+
+def check_compatible(checkpoint: dict[str, Any], model: torch.nn.Module, path: Path) -> None:
+    """Fail before training if the checkpoint's weights do not fit ``model`` (another architecture or size)."""
+    saved = checkpoint.get("state_dict")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"ckpt_path={path} is not a Lightning training checkpoint (it has no state_dict).")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(saved))
+    unexpected = sorted(set(saved) - set(expected))
+    mismatched = [k for k in expected if k in saved and tuple(saved[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or mismatched:
+        saved_model = checkpoint.get("ganforge_config", {}).get("model", {}).get("name", "an unknown model")
+        details = []
+        if mismatched:
+            k = mismatched[0]
+            details.append(f"{k} is {tuple(saved[k].shape)} there but {tuple(expected[k].shape)} here")
+        if missing:
+            details.append(f"{len(missing)} weights missing (e.g. {missing[0]})")
+        if unexpected:
+            details.append(f"{len(unexpected)} unexpected weights (e.g. {unexpected[0]})")
+        raise CheckpointError(
+            f"ckpt_path={path} was saved from {saved_model} with other shapes: {'; '.join(details)}. Resume with "
+            "the run's own settings (its .hydra/config.yaml), or start a new run without ckpt_path."
+        )
