@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
 from ganforge.errors import GanforgeError
+from ganforge.runs import load_gan
 from ganforge.train import CONFIG_DIR, train
 from tests.conftest import TINY, compose_config
 from tests.datafiles import write_cifar10, write_image_folder, write_mnist
@@ -99,6 +101,7 @@ DRIVERS: dict[str, Callable[[Path], list[str]]] = {
     "model-vs-shape": lambda t: ["model=resnet"],
     "dcgan-size": lambda t: ["model=dcgan", "data.image_size=30"],
     "pack-vs-batch": lambda t: ["data.batch_size=6", "model.discriminator.pack=4"],
+    "wgan-unconstrained": lambda t: ["loss=wasserstein"],
     "augment-vs-data": lambda t: ["data=ring8", "augment=diffaugment"],
     "folder-no-path": lambda t: ["data=folder"],
     "folder-missing": lambda t: ["data=folder", f"data.path={t / 'no' / 'such' / 'dir'}"],
@@ -178,3 +181,22 @@ def test_nonfinite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pat
     assert hashlib.sha256(last.read_bytes()).hexdigest() == good
     weights = torch.load(last, weights_only=True)["state_dict"]
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_a_finished_run_reopens_with_its_own_config(tmp_path: Path) -> None:
+    finished_run(tmp_path / "run", "model.hidden_dim=32")
+    cfg, gan = load_gan(tmp_path / "run")
+    assert cfg.model.hidden_dim == 32 and not gan.training
+    assert gan.sampler(torch.randn(3, gan.latent_dim)).shape == (3, 1, 28, 28)
+
+
+def test_reopening_a_run_never_instantiates_foreign_code(tmp_path: Path) -> None:
+    finished_run(tmp_path / "run")
+    config = tmp_path / "run" / ".hydra" / "config.yaml"  # as ganforge-train writes it
+    config.parent.mkdir()
+    cfg = OmegaConf.to_container(compose_config(tmp_path / "run"))
+    cfg["model"]["generator"] = {"_target_": "pathlib.Path.touch", "self": str(tmp_path / "pwned")}
+    OmegaConf.save(OmegaConf.create(cfg), config)
+    with pytest.raises(GanforgeError, match=r"model\.generator\._target_=pathlib\.Path\.touch\); refusing"):
+        load_gan(tmp_path / "run")
+    assert not (tmp_path / "pwned").exists()

@@ -31,12 +31,14 @@ def untrusted_targets(node: Any, where: str = "") -> list[str]:
     return found
 
 
-def run_config(run_dir: Path) -> DictConfig:
-    """The resolved config a run saved in ``<run_dir>/.hydra/config.yaml``."""
+def run_config(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> DictConfig:
+    """The config a run saved in ``<run_dir>/.hydra/config.yaml``, else the copy inside its checkpoint."""
     path = Path(run_dir) / ".hydra" / "config.yaml"
-    if not path.is_file():
-        raise DataError(f"{run_dir} is not a ganforge run directory: {path} is missing.")
-    return OmegaConf.load(path)
+    if path.is_file():
+        return OmegaConf.load(path)
+    if checkpoint is not None and "ganforge_config" in checkpoint:
+        return OmegaConf.create(checkpoint["ganforge_config"])
+    raise DataError(f"{run_dir} is not a ganforge run directory: {path} is missing.")
 
 
 def load_gan(run_dir: Path, checkpoint: str = LAST) -> tuple[DictConfig, GAN]:
@@ -47,7 +49,9 @@ def load_gan(run_dir: Path, checkpoint: str = LAST) -> tuple[DictConfig, GAN]:
     """
     from ganforge.train import build_gan  # train imports this package's modules; avoid an import cycle
 
-    cfg = run_config(run_dir)
+    path = Path(run_dir) / "checkpoints" / checkpoint
+    state = read_checkpoint(path)
+    cfg = run_config(run_dir, state)
     # resolved in place: their interpolations point elsewhere in the run config (e.g. ${data.shape})
     parts = {part: OmegaConf.to_container(cfg[part], resolve=True) for part in GAN_PARTS if part in cfg}
     untrusted = untrusted_targets(parts)
@@ -56,8 +60,6 @@ def load_gan(run_dir: Path, checkpoint: str = LAST) -> tuple[DictConfig, GAN]:
             f"{run_dir}'s config names code outside ganforge and torch ({', '.join(untrusted)}); refusing to "
             "instantiate it. Check where this run came from."
         )
-    path = Path(run_dir) / "checkpoints" / checkpoint
-    state = read_checkpoint(path)
     gan = build_gan(cfg)
     check_compatible(state, gan, path)
     gan.load_state_dict(state["state_dict"])

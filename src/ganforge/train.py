@@ -76,6 +76,14 @@ def check_combinations(cfg: DictConfig, discriminator: nn.Module, data_shape: tu
             f"data.batch_size={cfg.data.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
             f"groups of {pack} samples. Choose a batch size divisible by {pack}."
         )
+    lipschitz = cfg.regularizer.name == "gradient_penalty" or bool(
+        getattr(discriminator, "spectral_norm_applied", False)
+    )
+    if cfg.loss.discriminator._target_.endswith("d_wasserstein_loss") and not lipschitz:
+        raise ConfigError(
+            "loss=wasserstein needs a Lipschitz constraint on D, or its critic values grow without bound: add "
+            "regularizer=gradient_penalty (WGAN-GP) or model.discriminator.spectral_norm=true."
+        )
     if "_target_" in cfg.augment and len(data_shape) != 3:
         raise ConfigError(
             f"augment={cfg.augment.name} works on images, but data={cfg.data.name} gives samples of shape "

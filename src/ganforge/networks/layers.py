@@ -76,6 +76,7 @@ class Discriminator(nn.Module):
         return self.in_shape[0] * self.pack
 
     def finish(self, use_spectral_norm: bool) -> None:
+        self.spectral_norm_applied = use_spectral_norm
         if use_spectral_norm:
             apply_spectral_norm(self)
 
