@@ -1,4 +1,5 @@
-"""One validation layer for user-set config values, run before any data is read or any weight is built.
+"""One validation layer: user-set config values (before anything is built) and the combinations of the
+built networks with the data and the other settings (before any data is read).
 
 Hydra already rejects unknown keys (the configs are in struct mode); this checks the values of known keys.
 Every rule names its key, what is allowed and an example override, so a message says how to fix the run.
@@ -11,6 +12,7 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from torch import nn
 
 from ganforge.errors import ConfigError
 
@@ -142,3 +144,36 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
         )
     if problems:
         raise ConfigError("Invalid configuration, nothing was run:\n  " + "\n  ".join(problems))
+
+
+def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tuple[int, ...], names: str) -> None:
+    """Fail before training if G cannot produce the data's samples or D cannot judge them."""
+    if tuple(generator.out_shape) != data_shape or tuple(discriminator.in_shape) != data_shape:
+        raise ConfigError(
+            f"{names}: the data's samples have shape {data_shape}, but the generator makes "
+            f"{tuple(generator.out_shape)} and the discriminator takes {tuple(discriminator.in_shape)}. "
+            "Choose a model that supports this sample shape, or change data.image_size / data.channels."
+        )
+
+
+def check_combinations(cfg: DictConfig, discriminator: nn.Module, data_shape: tuple[int, ...]) -> None:
+    """Values that are valid alone but not together (checked once the networks exist, before any data)."""
+    pack = getattr(discriminator, "pack", 1)
+    if cfg.data.batch_size % pack:
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
+            f"groups of {pack} samples. Choose a batch size divisible by {pack}."
+        )
+    regularizer = OmegaConf.select(cfg, "regularizer.name", default="none")
+    lipschitz = regularizer == "gradient_penalty" or bool(getattr(discriminator, "spectral_norm_applied", False))
+    if str(OmegaConf.select(cfg, "loss.discriminator._target_")).endswith("d_wasserstein_loss") and not lipschitz:
+        raise ConfigError(
+            "loss=wasserstein needs a Lipschitz constraint on D, or its critic values grow without bound: add "
+            "regularizer=gradient_penalty (WGAN-GP) or model.discriminator.spectral_norm=true."
+        )
+    augment = OmegaConf.select(cfg, "augment", default=None)
+    if augment is not None and "_target_" in augment and len(data_shape) != 3:
+        raise ConfigError(
+            f"augment={augment.name} works on images, but data={cfg.data.name} gives samples of shape "
+            f"{data_shape}; use augment=none."
+        )

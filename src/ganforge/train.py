@@ -22,7 +22,7 @@ from torch import nn
 
 from ganforge.callbacks import Interrupted
 from ganforge.checkpoints import LAST, CheckpointError, check_compatible, read_checkpoint
-from ganforge.config import validate
+from ganforge.config import check_combinations, check_shapes, validate
 from ganforge.data import GANDataModule
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.gan import GAN
@@ -35,16 +35,6 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 # Lightning 2.6 calls a pytree API that torch 2.14 deprecates; nothing a user can act on.
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
-
-
-def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tuple[int, ...], names: str) -> None:
-    """Fail before training if G cannot produce the data's samples or D cannot judge them."""
-    if tuple(generator.out_shape) != data_shape or tuple(discriminator.in_shape) != data_shape:
-        raise ConfigError(
-            f"{names}: the data's samples have shape {data_shape}, but the generator makes "
-            f"{tuple(generator.out_shape)} and the discriminator takes {tuple(discriminator.in_shape)}. "
-            "Choose a model that supports this sample shape, or change data.image_size / data.channels."
-        )
 
 
 def build_networks(cfg: DictConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
@@ -67,28 +57,6 @@ def optional(node: DictConfig | None) -> Any:
     if node is None or "_target_" not in node:
         return None
     return instantiate(OmegaConf.masked_copy(node, [key for key in node if key != "name"]))
-
-
-def check_combinations(cfg: DictConfig, discriminator: nn.Module, data_shape: tuple[int, ...]) -> None:
-    pack = getattr(discriminator, "pack", 1)
-    if cfg.data.batch_size % pack:
-        raise ConfigError(
-            f"data.batch_size={cfg.data.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
-            f"groups of {pack} samples. Choose a batch size divisible by {pack}."
-        )
-    lipschitz = cfg.regularizer.name == "gradient_penalty" or bool(
-        getattr(discriminator, "spectral_norm_applied", False)
-    )
-    if cfg.loss.discriminator._target_.endswith("d_wasserstein_loss") and not lipschitz:
-        raise ConfigError(
-            "loss=wasserstein needs a Lipschitz constraint on D, or its critic values grow without bound: add "
-            "regularizer=gradient_penalty (WGAN-GP) or model.discriminator.spectral_norm=true."
-        )
-    if "_target_" in cfg.augment and len(data_shape) != 3:
-        raise ConfigError(
-            f"augment={cfg.augment.name} works on images, but data={cfg.data.name} gives samples of shape "
-            f"{data_shape}; use augment=none."
-        )
 
 
 def instantiate_each(cfg: DictConfig, group: str) -> list[Any]:
