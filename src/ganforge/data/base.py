@@ -47,11 +47,17 @@ def _already_batched(batch: Tensor) -> Tensor:
     return batch
 
 
+def heldout_split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """(train indices, held-out indices) of n samples: a fixed, seeded random ``fraction`` is held out."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_heldout = round(fraction * n)
+    return order[n_heldout:], order[:n_heldout]
+
+
 def split_off(samples: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    """(train, held-out): a fixed, seeded random ``fraction`` of ``samples`` is held out of training."""
-    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))
-    n_heldout = round(fraction * len(samples))
-    return samples[order[n_heldout:]], samples[order[:n_heldout]]
+    """(train, held-out) samples, split by ``heldout_split``."""
+    train, heldout = heldout_split(len(samples), fraction, seed)
+    return samples[train], samples[heldout]
 
 
 class GANDataModule(L.LightningDataModule, ABC):

@@ -10,7 +10,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as tv_functional
 
-from ganforge.data.base import GANDataModule, TensorSamples, match_channels_and_size, to_unit_range
+from ganforge.data.base import (
+    GANDataModule,
+    TensorSamples,
+    heldout_split,
+    match_channels_and_size,
+    split_off,
+    to_unit_range,
+)
 from ganforge.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -118,8 +125,7 @@ class FolderDataModule(GANDataModule):
         if decoded_mb <= self.cache_limit_mb:
             log.info("folder %s: %d image files, %.1f MB decoded: cached in memory", self.path, len(files), decoded_mb)
             files, images = self._decode_all(files)
-            order = self._split_order(len(files))
-            train, heldout = images[order["train"]], images[order["heldout"]]
+            train, heldout = split_off(images, self.holdout_fraction, self.seed)
             return TensorSamples(train), TensorSamples(heldout)
         log.info(
             "folder %s: %d image files, %.1f MB decoded (over data.cache_limit_mb=%s): decoded on the fly by %d "
@@ -127,15 +133,10 @@ class FolderDataModule(GANDataModule):
             self.path, len(files), decoded_mb, self.cache_limit_mb, self.num_workers,
         )  # fmt: skip
         files, _ = self._decode_all(files, keep=False)  # find unreadable files now, not hours into training
-        order = self._split_order(len(files))
-        train = [files[i] for i in order["train"]]
-        heldout = [files[i] for i in order["heldout"]]
+        train_index, heldout_index = heldout_split(len(files), self.holdout_fraction, self.seed)
+        train = [files[i] for i in train_index]
+        heldout = [files[i] for i in heldout_index]
         return ImageFiles(train, self.channels, self.image_size), ImageFiles(heldout, self.channels, self.image_size)
-
-    def _split_order(self, n: int) -> dict[str, Tensor]:
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        n_heldout = round(self.holdout_fraction * n)
-        return {"train": order[n_heldout:], "heldout": order[:n_heldout]}
 
     def _decode_all(self, files: list[Path], keep: bool = True) -> tuple[list[Path], Tensor | None]:
         """Decode every file once (in workers); returns the readable files and, if ``keep``, their pixels."""
