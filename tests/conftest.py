@@ -1,6 +1,7 @@
 """Shared fixtures: compose the real config once per test and shrink it to a run of seconds."""
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,11 @@ from omegaconf import DictConfig
 
 from ganforge.train import CONFIG_DIR
 
+# Evaluation at test scale: an evaluator network of a few steps, one probe draw, few KID subsets.
+FAST_EVAL = ("metrics.evaluator.steps=20", "metrics.probe_draws=1", "metrics.kid_subsets=10")
 # A few batches of small batches, no progress bar: the whole pipeline in seconds.
 TINY = (
+    *FAST_EVAL,
     "data.batch_size=16",
     "trainer.max_epochs=2",
     "trainer.limit_train_batches=3",
@@ -18,6 +22,19 @@ TINY = (
     "callbacks.progress_bar=null",
     "callbacks.model_summary=null",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def evaluator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Evaluator networks trained by tests go to a session folder (shared by subprocesses), not ~/.cache."""
+    path = tmp_path_factory.mktemp("ganforge-cache")
+    previous = os.environ.get("GANFORGE_CACHE")
+    os.environ["GANFORGE_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("GANFORGE_CACHE", None)
+    else:
+        os.environ["GANFORGE_CACHE"] = previous
 
 
 def compose_config(output_dir: Path, *overrides: str) -> DictConfig:

@@ -9,12 +9,13 @@ import pytest
 import yaml
 
 from ganforge.bench_data import main as bench_data
+from tests.conftest import FAST_EVAL
 from tests.datafiles import write_many_images
 from tests.test_train import events, logged_hparams
 
 BIN = Path(sys.executable).parent
 TRAIN = str(BIN / "ganforge-train")
-QUIET = ("callbacks.progress_bar=null", "callbacks.model_summary=null")
+QUIET = ("callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL)
 
 
 def run(cwd: Path, *args: str, command: str = TRAIN) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from ganforge.train import CONFIG_DIR, build
-from tests.conftest import compose_config
+from tests.conftest import FAST_EVAL, compose_config
 from tests.datafiles import write_cifar10, write_mnist
 
 MODELS = [p.stem for p in sorted((CONFIG_DIR / "model").glob("*.yaml"))]
@@ -106,7 +106,7 @@ def test_every_preset_runs_a_batch(tmp_path: Path, experiment: str) -> None:
     cfg = compose_config(
         tmp_path / "run", f"experiment={experiment}", f"paths.data_dir={tmp_path / 'datasets'}",
         "data.batch_size=4", "trainer.max_epochs=1", "trainer.max_steps=-1", "trainer.limit_train_batches=1",
-        "trainer.log_every_n_steps=1", "callbacks.progress_bar=null", "callbacks.model_summary=null",
+        "trainer.log_every_n_steps=1", "callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL,
     )  # fmt: skip
     _, trainer, _ = fit(cfg)
     assert trainer.global_step == cfg.optim.d_steps + 1

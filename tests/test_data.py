@@ -139,7 +139,7 @@ def test_truncated_idx_file_is_named(tmp_path: Path) -> None:
     write_mnist(tmp_path, gz=False)
     path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(DataError, match=rf"{path} is truncated or padded: its header promises 40 images"):
+    with pytest.raises(DataError, match=rf"{path} is truncated or padded: its header promises 40 x 28 x 28 values"):
         MNISTDataModule(root=str(tmp_path), download=False).setup()
 
 
@@ -147,7 +147,7 @@ def test_non_idx_file_is_named(tmp_path: Path) -> None:
     write_mnist(tmp_path, gz=False)
     path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     path.write_bytes(b"<html>a captive portal page</html>")
-    with pytest.raises(DataError, match=rf"{path} is not an IDX file of uint8 images"):
+    with pytest.raises(DataError, match=rf"{path} is not an IDX file of 3-D uint8 data"):
         MNISTDataModule(root=str(tmp_path), download=False).setup()
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ganforge.train import CONFIG_DIR
+from tests.conftest import FAST_EVAL
 
 TRAIN = str(Path(sys.executable).parent / "ganforge-train")
 STEPS_PER_EPOCH = 1617 // 16  # digits' training split at batch 16
@@ -25,6 +26,7 @@ def launch(run_dir: Path, *extra: str) -> subprocess.Popen:
         "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.sample_grid.every_n_epochs=3",
         "+callbacks.progress._target_=tests.faults.ProgressFile",
         f"+callbacks.progress.path={run_dir.parent / 'progress'}",
+        *FAST_EVAL,
         *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)}

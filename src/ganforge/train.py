@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganforge.callbacks import Interrupted
+from ganforge.callbacks import EvaluationCallback, Interrupted
 from ganforge.checkpoints import LAST, CheckpointError, check_compatible, read_checkpoint
 from ganforge.config import check_combinations, check_shapes, validate
 from ganforge.data import GANDataModule
@@ -152,14 +152,20 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     gan.run_config = hyperparameters(cfg)
     if ckpt_path is not None:
         check_compatible(read_checkpoint(ckpt_path), gan, ckpt_path)  # fail now, not after data loading
-    log_hyperparameters(trainer.loggers, gan.run_config, cfg.compare_metrics)
+    evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
+    compared = list(cfg.compare_metrics)
+    if evaluation is not None:
+        evaluation.evaluation.prepare(datamodule)  # reads the data now: bad data fails before training
+        compared += evaluation.metric_names()
+    log_hyperparameters(trainer.loggers, gan.run_config, compared)
     log.info("Run directory: %s", cfg.paths.output_dir)
     with warnings.catch_warnings():
         # prepare_run_dir refused a dir holding another run; a resumed run writes to its own dir on purpose.
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
         # weights_only: a checkpoint is data; never run code a file carries.
         trainer.fit(gan, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    return metrics | (evaluation.results if evaluation is not None else {})
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")

@@ -1,6 +1,7 @@
 """Lightning callbacks: what a run shows and saves besides the training step itself."""
 
+from ganforge.callbacks.evaluation import EvaluationCallback
 from ganforge.callbacks.safety import GracefulStop, Interrupted, NonFiniteGuard, NonFiniteLossError
 from ganforge.callbacks.samples import SampleGrid
 
-__all__ = ["GracefulStop", "Interrupted", "NonFiniteGuard", "NonFiniteLossError", "SampleGrid"]
+__all__ = ["EvaluationCallback", "GracefulStop", "Interrupted", "NonFiniteGuard", "NonFiniteLossError", "SampleGrid"]

@@ -69,6 +69,7 @@ class GANDataModule(L.LightningDataModule, ABC):
     """
 
     name = "data"
+    has_labels = False  # whether `labels` can serve evaluation
 
     def __init__(
         self,
@@ -94,7 +95,17 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     @abstractmethod
     def build_splits(self) -> tuple[Dataset, Dataset]:
-        """(training set, held-out set); labels never leave this method."""
+        """(training set, held-out set) of unlabeled samples: the GAN never sees a label."""
+
+    def labels(self) -> tuple[Tensor, Tensor]:
+        """Class labels (int64) of the training and held-out samples, in the order of the two sets.
+
+        For evaluation only (the evaluator network and the linear probe); training never calls this.
+        """
+        raise DataError(
+            f"{self.name} has no class labels, which the evaluator network and the linear probe need; use "
+            "metrics.features=inception with a local metrics.weights_path, or switch evaluation off (metrics=none)."
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -3,9 +3,10 @@
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
+from torch import Tensor
 from torch.utils.data import Dataset
 
-from ganforge.data.base import GANDataModule, TensorSamples, split_off
+from ganforge.data.base import GANDataModule, TensorSamples, heldout_split, split_off
 from ganforge.errors import ConfigError
 
 _MAX_PIXEL = 16.0  # load_digits stores ink counts 0..16 per pixel
@@ -18,6 +19,7 @@ class DigitsDataModule(GANDataModule):
     """
 
     name = "digits"
+    has_labels = True
 
     def __init__(self, image_size: int = 28, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -30,9 +32,14 @@ class DigitsDataModule(GANDataModule):
         return (1, self.image_size, self.image_size)
 
     def build_splits(self) -> tuple[Dataset, Dataset]:
-        pixels = load_digits().images  # the labels (`.target`) are deliberately not read
+        pixels = load_digits().images  # the labels (`.target`) are read by `labels` only, for evaluation
         images = torch.from_numpy(pixels).float().unsqueeze(1) / _MAX_PIXEL * 2 - 1
         if self.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
         train, heldout = split_off(images.clamp_(-1, 1).contiguous(), self.holdout_fraction, self.seed)
         return TensorSamples(train), TensorSamples(heldout)
+
+    def labels(self) -> tuple[Tensor, Tensor]:
+        target = torch.from_numpy(load_digits().target).long()
+        train, heldout = heldout_split(len(target), self.holdout_fraction, self.seed)
+        return target[train], target[heldout]

@@ -9,6 +9,7 @@ carries. torchvision is still what downloads the files when ``data.download=true
 import gzip
 import io
 import logging
+import math
 import pickle
 from abc import abstractmethod
 from pathlib import Path
@@ -25,13 +26,14 @@ from ganforge.errors import DataError
 
 log = logging.getLogger(__name__)
 
-_IDX_UINT8 = 0x08  # IDX type code for unsigned bytes; MNIST images are 3-D (count, rows, cols)
+_IDX_UINT8 = 0x08  # IDX type code for unsigned bytes; MNIST images are 3-D (count, rows, cols), labels 1-D
 
 
 class StandardDataModule(GANDataModule):
     """A benchmark set with a train and a test split under ``root``; the test split is the held-out set."""
 
     torchvision_class: type[datasets.VisionDataset]
+    has_labels = True
 
     def __init__(self, root: str, download: bool = True, image_size: int = 28, channels: int = 1, **kwargs: Any):
         super().__init__(**kwargs)
@@ -51,6 +53,13 @@ class StandardDataModule(GANDataModule):
     @abstractmethod
     def read(self, train: bool) -> Tensor:
         """The images of one split as uint8 (N, C, H, W)."""
+
+    @abstractmethod
+    def read_labels(self, train: bool) -> Tensor:
+        """The class labels of one split, int64 (N,); read by evaluation only."""
+
+    def labels(self) -> tuple[Tensor, Tensor]:
+        return self.read_labels(True), self.read_labels(False)
 
     def present(self, file: Path) -> bool:
         return file.is_file()
@@ -86,23 +95,30 @@ class StandardDataModule(GANDataModule):
         return TensorSamples(splits[0]), TensorSamples(splits[1])
 
 
-def read_idx_images(path: Path) -> Tensor:
-    """An IDX file of uint8 images (MNIST's format), plain or ``.gz``, as uint8 (N, 1, rows, cols)."""
+def read_idx(path: Path, dims: int) -> Tensor:
+    """An IDX file of uint8 values with ``dims`` dimensions (MNIST's format), plain or ``.gz``, as uint8."""
     source = path if path.exists() else path.with_name(path.name + ".gz")
     try:
         raw = gzip.decompress(source.read_bytes()) if source.suffix == ".gz" else source.read_bytes()
     except (OSError, EOFError) as error:
         raise DataError(f"{source} cannot be read ({error}); replace it with an intact copy.") from error
-    if len(raw) < 16 or raw[:2] != b"\0\0" or raw[2] != _IDX_UINT8 or raw[3] != 3:
-        raise DataError(f"{source} is not an IDX file of uint8 images (bad header); replace it with an intact copy.")
-    count, rows, cols = (int.from_bytes(raw[i : i + 4], "big") for i in (4, 8, 12))
-    if len(raw) != 16 + count * rows * cols:
+    header = 4 + 4 * dims
+    if len(raw) < header or raw[:2] != b"\0\0" or raw[2] != _IDX_UINT8 or raw[3] != dims:
         raise DataError(
-            f"{source} is truncated or padded: its header promises {count} images of {rows}x{cols} "
-            f"({16 + count * rows * cols} bytes) but it holds {len(raw)} bytes; replace it with an intact copy."
+            f"{source} is not an IDX file of {dims}-D uint8 data (bad header); replace it with an intact copy."
         )
-    pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, 1, rows, cols)
-    return torch.from_numpy(pixels.copy())
+    sizes = [int.from_bytes(raw[i : i + 4], "big") for i in range(4, header, 4)]
+    if len(raw) != header + math.prod(sizes):
+        raise DataError(
+            f"{source} is truncated or padded: its header promises {' x '.join(map(str, sizes))} values "
+            f"({header + math.prod(sizes)} bytes) but it holds {len(raw)} bytes; replace it with an intact copy."
+        )
+    return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(sizes).copy())
+
+
+def read_idx_images(path: Path) -> Tensor:
+    """An IDX file of uint8 images (count, rows, cols), plain or ``.gz``, as uint8 (N, 1, rows, cols)."""
+    return read_idx(path, dims=3).unsqueeze(1)
 
 
 class MNISTDataModule(StandardDataModule):
@@ -111,8 +127,8 @@ class MNISTDataModule(StandardDataModule):
     name = "mnist"
     torchvision_class = datasets.MNIST
 
-    def _file(self, train: bool) -> Path:
-        stem = "train-images-idx3-ubyte" if train else "t10k-images-idx3-ubyte"
+    def _file(self, train: bool, kind: str = "images-idx3") -> Path:
+        stem = f"{'train' if train else 't10k'}-{kind}-ubyte"
         return self.root / self.torchvision_class.__name__ / "raw" / stem
 
     def expected_files(self) -> list[Path]:
@@ -122,7 +138,13 @@ class MNISTDataModule(StandardDataModule):
         return file.is_file() or file.with_name(file.name + ".gz").is_file()
 
     def read(self, train: bool) -> Tensor:
-        return read_idx_images(self._file(train))  # the label files are never opened
+        return read_idx_images(self._file(train))  # labels are read by `read_labels`, for evaluation only
+
+    def read_labels(self, train: bool) -> Tensor:
+        path = self._file(train, "labels-idx1")
+        if not self.present(path):
+            raise DataError(f"{path}(.gz) is missing; evaluation needs the label files beside the images.")
+        return read_idx(path, dims=1).long()
 
 
 class FashionMNISTDataModule(MNISTDataModule):
@@ -153,10 +175,13 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def read_cifar_batch(path: Path) -> Tensor:
-    """One CIFAR python batch file (a pickled dict with ``data``: N x 3072 uint8) as uint8 (N, 3, 32, 32)."""
+def read_cifar_batch(path: Path, key: str = "data") -> Tensor:
+    """One CIFAR python batch file (a pickled dict) as uint8 (N, 3, 32, 32) images (``data``: N x 3072 uint8),
+    or as int64 (N,) class labels (``key="labels"``)."""
     try:
         entry = _NumpyOnlyUnpickler(io.BytesIO(path.read_bytes()), encoding="latin1").load()
+        if key == "labels":
+            return torch.as_tensor(np.asarray(entry["labels"], dtype=np.int64))
         data = np.asarray(entry["data"], dtype=np.uint8)
         return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
     except (OSError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as error:
@@ -179,6 +204,9 @@ class CIFAR10DataModule(StandardDataModule):
         names = [name for name, _ in self.torchvision_class.train_list + self.torchvision_class.test_list]
         return [self._folder() / name for name in names]
 
-    def read(self, train: bool) -> Tensor:
+    def read(self, train: bool, key: str = "data") -> Tensor:
         batches = self.torchvision_class.train_list if train else self.torchvision_class.test_list
-        return torch.cat([read_cifar_batch(self._folder() / name) for name, _ in batches])
+        return torch.cat([read_cifar_batch(self._folder() / name, key) for name, _ in batches])
+
+    def read_labels(self, train: bool) -> Tensor:
+        return self.read(train, key="labels")

@@ -34,6 +34,8 @@ class GaussianMixtureDataModule(GANDataModule):
     mixture (``holdout_fraction`` x num_samples) from another seed.
     """
 
+    has_labels = True
+
     def __init__(self, centers: Tensor, std: float, num_samples: int = 100_000, name: str = "mixture", **kwargs: Any):
         super().__init__(**kwargs)
         self.centers = torch.as_tensor(centers, dtype=torch.float32)
@@ -53,8 +55,16 @@ class GaussianMixtureDataModule(GANDataModule):
         noise = torch.randn(n, 2, generator=generator) * self.std
         return self.centers[modes] + noise, modes
 
-    def build_splits(self) -> tuple[Dataset, Dataset]:
-        train, _ = self.sample(self.num_samples, torch.Generator().manual_seed(self.seed))
+    def _draws(self) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        train = self.sample(self.num_samples, torch.Generator().manual_seed(self.seed))
         n_heldout = round(self.holdout_fraction * self.num_samples)
-        heldout, _ = self.sample(n_heldout, torch.Generator().manual_seed(self.seed + 1))
+        return train, self.sample(n_heldout, torch.Generator().manual_seed(self.seed + 1))
+
+    def build_splits(self) -> tuple[Dataset, Dataset]:
+        (train, _), (heldout, _) = self._draws()
         return TensorSamples(train), TensorSamples(heldout)
+
+    def labels(self) -> tuple[Tensor, Tensor]:
+        """The mode each sample was drawn from."""
+        (_, train), (_, heldout) = self._draws()
+        return train, heldout

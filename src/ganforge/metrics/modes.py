@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ganforge.metrics.names import budget_tag
+
 HQ_RADIUS_IN_STD = 3.0
 CAPTURE_SHARE = 0.2
 DEFAULT_BUDGET = 2500
@@ -28,7 +30,7 @@ class ModeReport:
 
     def as_dict(self, budget: int = DEFAULT_BUDGET) -> dict[str, float]:
         """TensorBoard-ready values, named with their sample budget (e.g. ``modes2.5k``)."""
-        tag = f"{budget / 1000:g}k" if budget >= 1000 else str(budget)
+        tag = budget_tag(budget)
         return {f"modes{tag}": float(self.modes), f"hq{tag}": self.hq_fraction, f"rkl{tag}": self.reverse_kl}
 
 

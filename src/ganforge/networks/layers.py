@@ -80,6 +80,15 @@ class Discriminator(nn.Module):
         if use_spectral_norm:
             apply_spectral_norm(self)
 
+    def embed(self, x: Tensor) -> Tensor:
+        """(N, *in_shape) -> (N, F): the features D's head reads, one row per sample, for the linear probe.
+
+        A packed D (pack=m) judges m samples at once; here each sample fills all m slots of its own pack.
+        """
+        if self.pack > 1:
+            x = pack(x.repeat_interleave(self.pack, dim=0), self.pack)
+        return self.features(x).flatten(1)
+
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[1:] != self.in_shape:
             raise ValueError(

@@ -1,0 +1,36 @@
+"""Class metrics from the evaluator's logits: which classes the generator makes and how evenly.
+
+- *classes covered*: classes predicted for at least 1/5 of their fair share of the samples (the capture rule
+  of the mode metrics, ``modes.CAPTURE_SHARE``);
+- *class KL*: KL(predicted class histogram || uniform); 0 when every class is made equally often;
+- *score*: the Inception Score computed with the evaluator's classifier (exp E[KL(p(y|x) || p(y))]), up to
+  the number of classes; torchmetrics' InceptionScore on precomputed logits.
+"""
+
+import warnings
+
+import torch
+from torch import Tensor
+from torchmetrics.image import InceptionScore
+
+from ganforge.metrics.distances import Precomputed
+from ganforge.metrics.modes import CAPTURE_SHARE
+
+
+def class_metrics(logits: Tensor, seed: int = 0) -> dict[str, float]:
+    """{"classes", "class_kl", "score"} of (N, K) classifier logits."""
+    logits = logits.double()
+    n, num_classes = logits.shape
+    histogram = torch.bincount(logits.argmax(dim=1), minlength=num_classes).double() / n
+    covered = int((histogram >= CAPTURE_SHARE / num_classes).sum())
+    present = histogram[histogram > 0]
+    class_kl = float((present * (present * num_classes).log()).sum())
+    with warnings.catch_warnings(), torch.random.fork_rng():  # torchmetrics shuffles with the global generator
+        # "will save all extracted features" (they are small) and "std of one split" (we read the mean only)
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        warnings.filterwarnings("ignore", message=r".*degrees of freedom is <= 0.*")
+        metric = InceptionScore(feature=Precomputed(num_classes), splits=1)
+        metric.update(logits)
+        torch.manual_seed(seed)
+        score, _ = metric.compute()
+    return {"classes": float(covered), "class_kl": class_kl, "score": float(score)}
