@@ -1,0 +1,194 @@
+"""Image metrics, the linear probe and the evaluation suite on constructed data with known answers."""
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torchvision.transforms.v2 import functional as tv_functional
+
+from ganforge.data import DigitsDataModule
+from ganforge.errors import ConfigError
+from ganforge.metrics import Evaluation
+from ganforge.metrics.classes import class_metrics
+from ganforge.metrics.distances import density_coverage, fid, kid, precision_recall
+from ganforge.metrics.evaluator import EvaluatorSettings, fingerprint
+from ganforge.metrics.names import budget_tag
+from ganforge.metrics.probe import probe_accuracy
+from ganforge.metrics.suite import is_better
+
+
+@pytest.fixture(scope="module")
+def digits_evaluation(evaluator_cache: Path) -> Evaluation:
+    """The suite on the digits with a briefly trained evaluator (cached for the session)."""
+    return Evaluation(cache_dir=str(evaluator_cache), evaluator={"steps": 150}, kid_subsets=20).prepare(
+        DigitsDataModule()
+    )
+
+
+def gaussian(n: int, d: int = 8, shift: float = 0.0, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
+
+
+# --- FID and KID ----------------------------------------------------------------------------------------------
+
+
+def test_fid_and_kid_of_a_set_against_itself_are_zero() -> None:
+    features = gaussian(500)
+    assert fid(features, features) == pytest.approx(0.0, abs=1e-6)
+    # KID's unbiased estimator leaves the diagonal out within a set but not across sets: -O(1/n), not exactly 0
+    assert abs(kid(features, features)) < 0.05 * kid(features, features + 0.5)
+
+
+def test_fid_of_gaussians_matches_the_closed_form() -> None:
+    # equal covariances: FID = |mu1 - mu2|^2 exactly, up to sampling error of the covariance
+    real, fake = gaussian(20_000, d=4, seed=1), gaussian(20_000, d=4, shift=1.0, seed=2)
+    assert fid(real, fake) == pytest.approx(4.0, abs=0.1)
+
+
+def blurred(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    return tv_functional.gaussian_blur(images, kernel_size=9, sigma=sigma) if sigma else images
+
+
+def noised(images: torch.Tensor, std: float) -> torch.Tensor:
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(0))
+    return (images + std * noise).clamp(-1, 1)
+
+
+@pytest.mark.parametrize("corrupt, levels", [(blurred, [0, 0.6, 1.0, 1.6, 2.5]), (noised, [0, 0.1, 0.3, 0.6, 1.0])])
+def test_fid_and_kid_grow_monotonically_with_corruption(digits_evaluation: Evaluation, corrupt, levels) -> None:
+    images = digits_evaluation.datamodule.train_set[list(range(1000))]
+    reference = digits_evaluation.features(images)
+    scores = [
+        (fid(reference, features), kid(reference, features))
+        for features in (digits_evaluation.features(corrupt(images, level)) for level in levels)
+    ]
+    fids, kids = zip(*scores, strict=True)
+    assert fids[0] == pytest.approx(0.0, abs=1e-6) and abs(kids[0]) < 0.05 * kids[-1]
+    assert all(a < b for a, b in itertools.pairwise(fids)), fids
+    assert all(a < b for a, b in itertools.pairwise(kids)), kids
+
+
+# --- precision/recall, density/coverage ------------------------------------------------------------------------
+
+
+def test_identical_sets_have_full_precision_recall_and_coverage() -> None:
+    real = gaussian(400)
+    assert precision_recall(real, real) == (1.0, 1.0)
+    density, coverage = density_coverage(real, real)
+    assert coverage == 1.0 and density == pytest.approx(6 / 5, abs=0.05)  # each fake also sits in its own ball
+
+
+def test_a_second_sample_of_the_same_distribution_has_density_near_one() -> None:
+    density, coverage = density_coverage(gaussian(1000, seed=1), gaussian(1000, seed=2))
+    assert density == pytest.approx(1.0, abs=0.15) and coverage > 0.9
+
+
+def test_far_away_fakes_have_no_precision_recall_density_or_coverage() -> None:
+    real, fake = gaussian(300), gaussian(300, shift=50.0, seed=1)
+    assert precision_recall(real, fake) == (0.0, 0.0)
+    assert density_coverage(real, fake) == (0.0, 0.0)
+
+
+def test_a_generator_of_one_of_two_clusters_has_precision_but_half_the_recall() -> None:
+    real = torch.cat([gaussian(200, seed=1), gaussian(200, shift=30.0, seed=2)])
+    fake = gaussian(400, seed=3)  # all from the first cluster
+    precision, recall = precision_recall(real, fake)
+    _, coverage = density_coverage(real, fake)
+    assert precision > 0.75 and 0.35 < recall <= 0.5 and 0.35 < coverage <= 0.5
+
+
+# --- class metrics ---------------------------------------------------------------------------------------------
+
+
+def one_hot_logits(classes: list[int], num_classes: int = 10) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.tensor(classes), num_classes).double() * 30.0
+
+
+def test_every_class_evenly() -> None:
+    values = class_metrics(one_hot_logits(list(range(10)) * 20))
+    assert values["classes"] == 10 and values["class_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert values["score"] == pytest.approx(10.0, rel=1e-6)  # confident and uniform: the maximum, K
+
+
+def test_one_class_only() -> None:
+    values = class_metrics(one_hot_logits([3] * 200))
+    assert values["classes"] == 1 and values["class_kl"] == pytest.approx(math.log(10))
+    assert values["score"] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_a_class_needs_a_fifth_of_its_share() -> None:
+    # 100 samples over 10 classes: a fair share is 10, a fifth of it 2; one sample of class 9 does not count
+    values = class_metrics(one_hot_logits([0] * 11 + [c for c in range(1, 9) for _ in range(11)] + [9]))
+    assert values["classes"] == 9
+
+
+# --- linear probe ----------------------------------------------------------------------------------------------
+
+
+def test_the_probe_separates_an_easy_dataset_and_not_random_labels() -> None:
+    rng = np.random.default_rng(0)
+    labels = torch.from_numpy(rng.integers(0, 3, 600))
+    centres = torch.tensor([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    features = centres[labels] + torch.from_numpy(rng.normal(size=(600, 2))).float()
+    train, test = (features[:400], labels[:400]), (features[400:], labels[400:])
+    mean, std = probe_accuracy(train, test, n_per_class=10, draws=3)
+    assert mean > 0.97 and std < 0.03
+    shuffled = (features[:400], labels[:400][torch.randperm(400, generator=torch.Generator().manual_seed(0))])
+    chance, _ = probe_accuracy(shuffled, test, n_per_class=10, draws=3)
+    assert chance < 0.6
+
+
+# --- the suite -------------------------------------------------------------------------------------------------
+
+
+def test_the_evaluator_is_cached_under_a_hash_of_data_and_settings(digits_evaluation: Evaluation) -> None:
+    images, labels = torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 0, 1])
+    key = fingerprint(images, labels, EvaluatorSettings())
+    assert key == fingerprint(images.clone(), labels.clone(), EvaluatorSettings())
+    assert key != fingerprint(images + 1, labels, EvaluatorSettings())
+    assert key != fingerprint(images, labels.flip(0), EvaluatorSettings())
+    assert key != fingerprint(images, labels, EvaluatorSettings(steps=7))
+    cached = list(digits_evaluation.cache_dir.glob("evaluator-digits-1x28x28-*.pt"))
+    assert cached and digits_evaluation.evaluator_accuracy > 0.8
+
+
+def test_the_real_data_floor_is_near_perfect(digits_evaluation: Evaluation) -> None:
+    floor = digits_evaluation.floor()
+    tag = budget_tag(180)
+    assert set(floor) == {name.replace("val/", "floor/") for name in digits_evaluation.names()}
+    assert floor[f"floor/classes{tag}"] == 10 and floor[f"floor/precision{tag}"] > 0.8
+    assert floor[f"floor/recall{tag}"] > 0.8 and floor[f"floor/fid{tag}"] < 2.0
+
+
+def test_names_carry_the_budget() -> None:
+    assert (budget_tag(180), budget_tag(2500), budget_tag(10_000)) == ("180", "2.5k", "10k")
+
+
+def test_lower_is_better_for_distances_only() -> None:
+    assert is_better("val/fid180", 1.0, 2.0) and not is_better("val/fid180", 3.0, 2.0)
+    assert is_better("val/precision180", 0.9, 0.8) and is_better("val/rkl2.5k", 0.1, 0.2)
+    assert is_better("val/kid180", 5.0, None) and not is_better("val/kid180", math.nan, None)
+
+
+def test_inception_features_offline_say_how_to_provide_the_weights(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"needs metrics.weights_path.*pt_inception-2015-12-05.*weights_path="):
+        Evaluation(features="inception").prepare(DigitsDataModule())
+    with pytest.raises(ConfigError, match=r"metrics.weights_path=.*does not exist"):
+        Evaluation(features="inception", weights_path=str(tmp_path / "missing.pth")).prepare(DigitsDataModule())
+
+
+def test_metrics_json_of_a_tiny_run(tiny_cfg, tmp_path: Path) -> None:
+    from ganforge.train import train
+
+    metrics = train(tiny_cfg("trainer.max_epochs=2", "metrics.every_n_epochs=1", "objective=best/fid180"))
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["evaluations"] == 2 and report["budget"] == 180 and report["seconds_per_evaluation"] > 0
+    values = report["metrics"]
+    for name in ("val/fid180", "best/fid180", "floor/fid180", "val/classes180", "probe/d_10labels"):
+        assert name in values and name in metrics and math.isfinite(values[name])
+    assert values["best/fid180"] <= values["val/fid180"]
+    assert "probe/random_d_10labels" in values and "probe/pixels_10labels" in values
