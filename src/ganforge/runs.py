@@ -12,8 +12,9 @@ from ganforge.gan import GAN
 # What a run's config may instantiate when it is reopened: our own classes and torch's, nothing else, so
 # an edited or downloaded config cannot name an arbitrary callable (os.system, subprocess.run, ...).
 TRUSTED_TARGETS = ("ganforge.", "torch.")
-# The parts of a run config that rebuild its GAN.
+# The parts of a run config that rebuild its GAN, and its data.
 GAN_PARTS = ("model", "loss", "optim", "regularizer", "augment")
+DATA_PARTS = ("data",)
 
 
 def untrusted_targets(node: Any, where: str = "") -> list[str]:
@@ -41,8 +42,41 @@ def run_config(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> DictC
     raise DataError(f"{run_dir} is not a ganforge run directory: {path} is missing.")
 
 
-def load_gan(run_dir: Path, checkpoint: str = LAST) -> tuple[DictConfig, GAN]:
-    """The run's GAN with the weights of ``checkpoints/<checkpoint>``, in eval mode.
+def locate(ckpt: str | Path) -> tuple[Path, Path]:
+    """(run dir, checkpoint file) for ``ckpt``: a run dir (its last.ckpt) or a checkpoint inside one."""
+    path = Path(ckpt).expanduser()
+    if path.is_dir():
+        return path, path / "checkpoints" / LAST
+    if path.parent.name == "checkpoints":
+        return path.parent.parent, path
+    raise DataError(
+        f"ckpt={ckpt} is neither a run directory nor a checkpoint in one (<run>/checkpoints/<name>.ckpt); give "
+        "e.g. ckpt=outputs/<date>/<time> or ckpt=outputs/<date>/<time>/checkpoints/last.ckpt."
+    )
+
+
+def check_trusted(cfg: DictConfig, parts: tuple[str, ...], run_dir: Path) -> None:
+    """Refuse a run config whose ``parts`` name code other than ganforge's and torch's."""
+    # resolved in place: their interpolations point elsewhere in the run config (e.g. ${data.shape})
+    resolved = {part: OmegaConf.to_container(cfg[part], resolve=True) for part in parts if part in cfg}
+    untrusted = untrusted_targets(resolved)
+    if untrusted:
+        raise CheckpointError(
+            f"{run_dir}'s config names code outside ganforge and torch ({', '.join(untrusted)}); refusing to "
+            "instantiate it. Check where this run came from."
+        )
+
+
+def load_datamodule(cfg: DictConfig, run_dir: Path) -> Any:
+    """The run's datamodule, rebuilt from its config (after the same allow-list check as the GAN)."""
+    from hydra.utils import instantiate
+
+    check_trusted(cfg, DATA_PARTS, run_dir)
+    return instantiate(cfg.data.datamodule)
+
+
+def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, GAN]:
+    """The run's GAN with the weights of ``checkpoints/<checkpoint>`` (or a checkpoint path), in eval mode.
 
     The checkpoint is read with ``weights_only=True`` (tensors and plain containers only, never code), and
     the config may only instantiate ganforge's and torch's own classes.
@@ -52,15 +86,35 @@ def load_gan(run_dir: Path, checkpoint: str = LAST) -> tuple[DictConfig, GAN]:
     path = Path(run_dir) / "checkpoints" / checkpoint
     state = read_checkpoint(path)
     cfg = run_config(run_dir, state)
-    # resolved in place: their interpolations point elsewhere in the run config (e.g. ${data.shape})
-    parts = {part: OmegaConf.to_container(cfg[part], resolve=True) for part in GAN_PARTS if part in cfg}
-    untrusted = untrusted_targets(parts)
-    if untrusted:
-        raise CheckpointError(
-            f"{run_dir}'s config names code outside ganforge and torch ({', '.join(untrusted)}); refusing to "
-            "instantiate it. Check where this run came from."
-        )
+    check_trusted(cfg, GAN_PARTS, run_dir)
     gan = build_gan(cfg)
     check_compatible(state, gan, path)
     gan.load_state_dict(state["state_dict"])
     return cfg, gan.eval()
+
+
+def latest_run(log_dir: str | Path = "outputs") -> Path:
+    """The most recently started run under ``log_dir`` (the one whose checkpoints changed last)."""
+    candidates = [path.parent.parent for path in Path(log_dir).glob("**/checkpoints/last.ckpt")]
+    if not candidates:
+        raise DataError(f"no run with a checkpoint under {log_dir}; train one first (make train).")
+    return max(candidates, key=lambda run: (run / "checkpoints" / LAST).stat().st_mtime)
+
+
+def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar the run logged to TensorBoard: tag -> [(step, value), ...] in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(Path(run_dir) / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """The run's ``metrics.json`` (written when training ends with evaluation on)."""
+    import json
+
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: the run has not finished, or ran with callbacks.evaluation=null.")
+    return json.loads(path.read_text())

@@ -1,0 +1,83 @@
+"""``ganforge-evaluate ckpt=<run dir or checkpoint>``: measure a trained GAN, rebuilt from the run's saved config.
+
+ganforge-evaluate ckpt=outputs/2026-11-24/10-00-00-000000                      # its last.ckpt
+ganforge-evaluate ckpt=outputs/.../checkpoints/epoch0399.ckpt metrics.num_samples=1000
+
+Results go to <run dir>/evaluations/<checkpoint>-<time>/metrics.json (never over an earlier evaluation) and are
+printed as a table. The metrics settings are this command's (conf/metrics/), the model and data the run's.
+"""
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from ganforge.callbacks.evaluation import random_discriminator
+from ganforge.errors import GanforgeError
+from ganforge.runs import load_datamodule, load_gan, locate
+from ganforge.train import CONFIG_DIR
+
+log = logging.getLogger(__name__)
+
+# hydra.run.dir is derived from ckpt: results live inside the evaluated run.
+OmegaConf.register_new_resolver("ganforge_run_dir", lambda ckpt: str(locate(ckpt)[0]), replace=True)
+OmegaConf.register_new_resolver("ganforge_ckpt_name", lambda ckpt: locate(ckpt)[1].stem, replace=True)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Every metric of the checkpoint's sampler (EMA when the run used it), the floor and the linear probe."""
+    run_dir, checkpoint = locate(cfg.ckpt)
+    run_cfg, gan = load_gan(run_dir, checkpoint.name)
+    evaluation = instantiate(cfg.metrics.evaluation).prepare(load_datamodule(run_cfg, run_dir))
+    if not evaluation.ready:
+        return {}
+    start = time.perf_counter()
+    values = evaluation.measure(gan)
+    seconds = time.perf_counter() - start
+    values |= evaluation.floor()
+    if cfg.metrics.probe:
+        run_config = OmegaConf.to_container(run_cfg, resolve=True)
+        values |= evaluation.probe(
+            {"d": gan.discriminator, "random_d": random_discriminator(run_config, evaluation.seed + 1)}
+        )
+    report = {
+        "checkpoint": str(checkpoint),
+        "budget": evaluation.budget,
+        "features": evaluation.features_name,
+        "evaluator_heldout_accuracy": evaluation.evaluator_accuracy,
+        "seconds_per_evaluation": seconds,
+        "metrics": values,
+    }
+    output = Path(cfg.paths.output_dir) / "metrics.json"
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(values, f"{checkpoint} ({seconds:.2f} s per evaluation)")
+    log.info("written to %s", output)
+    return values
+
+
+def print_table(values: dict[str, float], title: str) -> None:
+    table = Table("metric", "value", title=title)
+    for name, value in values.items():
+        table.add_row(name, f"{value:.4g}")
+    Console().print(table)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        values = evaluate(cfg)
+    except GanforgeError as error:
+        log.error("%s", error)
+        sys.exit(2)
+    return values.get(cfg.objective) if cfg.get("objective") else None
+
+
+if __name__ == "__main__":
+    main()

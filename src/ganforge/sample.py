@@ -1,0 +1,87 @@
+"""``ganforge-sample ckpt=<run dir or checkpoint> n=64``: samples of a trained GAN (its EMA generator when on).
+
+Writes to <run dir>/samples/<checkpoint>-<time>/: ``grid.png``, ``images/00000.png ...`` (one file per sample, for
+external FID tools) and, with ``interpolate=true``, ``interpolation.png``: each row walks the latent space between
+two random z (spherical interpolation, which keeps z at the norm the generator was trained on). 2-D toy samples are
+written as ``samples.csv`` and a scatter plot instead.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+from torchvision.utils import save_image
+
+from ganforge.callbacks.samples import image_grid, scatter_plot
+from ganforge.errors import ConfigError, GanforgeError
+from ganforge.evaluate import CONFIG_DIR
+from ganforge.gan import GAN
+from ganforge.runs import load_datamodule, load_gan, locate
+
+log = logging.getLogger(__name__)
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation between rows of a and b (N, D) at fractions t (T,) -> (N, T, D)."""
+    a_unit, b_unit = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((a_unit * b_unit).sum(dim=1).clamp(-1, 1))[:, None, None]  # (N, 1, 1)
+    t = t[None, :, None]
+    sin = torch.sin(omega).clamp_min(1e-8)
+    return (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / sin
+
+
+@torch.no_grad()
+def generate(gan: GAN, z: Tensor) -> Tensor:
+    return torch.cat([gan.sampler(batch) for batch in z.split(500)]).float()
+
+
+def interpolation(gan: GAN, rows: int, steps: int, noise: torch.Generator) -> Tensor:
+    """(rows * steps, *shape) samples: row r walks from one random z to another in ``steps`` steps."""
+    start, end = gan.sample_noise(rows, noise), gan.sample_noise(rows, noise)
+    path = slerp(start, end, torch.linspace(0, 1, steps))
+    return generate(gan, path.reshape(rows * steps, -1))
+
+
+def sample(cfg: DictConfig) -> Path:
+    if cfg.n < 1:
+        raise ConfigError(f"n={cfg.n} must be at least 1, e.g. n=64.")
+    run_dir, checkpoint = locate(cfg.ckpt)
+    run_cfg, gan = load_gan(run_dir, checkpoint.name)
+    noise = torch.Generator().manual_seed(cfg.seed)
+    samples = generate(gan, gan.sample_noise(cfg.n, noise))
+    output = Path(cfg.paths.output_dir)
+    if samples.dim() == 2:  # toy 2-D points
+        np.savetxt(output / "samples.csv", samples.numpy(), delimiter=",", header="x,y", comments="")
+        datamodule = load_datamodule(run_cfg, run_dir)
+        datamodule.setup("fit")
+        save_image(scatter_plot(datamodule.real_samples(cfg.n), samples), output / "scatter.png")
+    else:
+        save_image(image_grid(samples), output / "grid.png")
+        images = output / "images"
+        images.mkdir()
+        for i, image in enumerate(samples):
+            save_image(image, images / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
+        if cfg.interpolate:
+            walk = interpolation(gan, cfg.interpolation.rows, cfg.interpolation.steps, noise)
+            grid = torch.stack(list(walk)).add(1).div(2).clamp(0, 1)
+            save_image(grid, output / "interpolation.png", nrow=cfg.interpolation.steps, padding=2)
+    log.info("%d samples of %s written to %s", cfg.n, checkpoint, output)
+    return output
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="sample")
+def main(cfg: DictConfig) -> None:
+    try:
+        sample(cfg)
+    except GanforgeError as error:
+        log.error("%s", error)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
