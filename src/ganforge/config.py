@@ -75,6 +75,7 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.lr_d", "a finite number > 0", "2e-4", _positive_number),
     Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas),
     Rule("optim.d_steps", "an integer >= 1", "1", _int_at_least(1)),
+    Rule("optim.fused", "true or false", "false", lambda value: isinstance(value, bool)),
     Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", lambda v: v is None or _fraction(v)),
     Rule("ema.warmup", "true or false", "true", _one_of(True, False)),
     Rule("regularizer.gamma", "a finite number >= 0", "10", _non_negative_number),

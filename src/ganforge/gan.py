@@ -10,6 +10,7 @@ from torch.optim import Optimizer
 
 from ganforge.ema import averaged_generator
 from ganforge.losses import GANLoss
+from ganforge.networks.layers import batch_independent
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 
@@ -57,6 +58,8 @@ class GAN(L.LightningModule):
         self.regularizer = regularizer
         self.augment = augment
         self.d_steps = d_steps
+        # One D forward over real and fake together is exact only for a D that treats samples independently.
+        self.joint_judge = batch_independent(discriminator)
         # A submodule, so its weights are in every checkpoint.
         self.generator_ema = averaged_generator(generator, ema_decay, ema_warmup) if ema_decay else None
         # The resolved run config, stored in every checkpoint so that a checkpoint describes itself.
@@ -94,24 +97,48 @@ class GAN(L.LightningModule):
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         step = self.global_step // (self.d_steps + 1)
+        log_now = self.logging_step()
         d_losses = []
-        for i, real in enumerate(batch.chunk(self.d_steps)):
-            d_metrics = self.discriminator_step(real, opt_d, step * self.d_steps + i)
+        reals = batch.chunk(self.d_steps)
+        for i, real in enumerate(reals):
+            last = i == len(reals) - 1
+            d_metrics, fake = self.discriminator_step(real, opt_d, step * self.d_steps + i, keep_fake=last)
             d_losses.append(d_metrics["d_loss"])
-        g_loss = self.generator_step(len(real), opt_g)
+        g_loss = self.generator_step(fake, opt_g)
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
-        self.track_nonfinite(step, torch.stack(d_losses), g_loss)
-        # Tensors, not floats: Lightning converts them only when it writes logs, so no host sync per step.
-        self.log_dict({"train/d_loss": d_metrics.pop("d_loss"), "train/g_loss": g_loss}, prog_bar=True)
-        self.log_dict({f"train/{name}": value for name, value in d_metrics.items()})
+        self.track_nonfinite(step, d_losses, g_loss)
+        if log_now:
+            values = {"train/d_loss": d_metrics.pop("d_loss"), "train/g_loss": g_loss}
+            values |= {f"train/{name}": value() if callable(value) else value for name, value in d_metrics.items()}
+            self.write_scalars(values)
 
-    def track_nonfinite(self, step: int, d_losses: Tensor, g_loss: Tensor) -> None:
-        """Remember the first step whose losses are not all finite (device-side; no sync)."""
-        first = ~(torch.isfinite(d_losses).all() & torch.isfinite(g_loss)) & (self.first_nonfinite_step < 0)
-        self.first_nonfinite_step = torch.where(first, step, self.first_nonfinite_step)
-        losses = torch.stack([d_losses[-1], g_loss]).to(self.first_nonfinite_losses.dtype)
-        self.first_nonfinite_losses = torch.where(first, losses, self.first_nonfinite_losses)
+    def write_scalars(self, values: dict[str, Tensor]) -> None:
+        """Send one training step's scalars to the loggers, the progress bar and ``trainer.callback_metrics``.
+
+        What ``self.log(on_step=True)`` does, at a fraction of its cost: Lightning moves its whole per-key
+        result object to the value's device on every call (~0.6 ms per value here, ~8% of a reference MLP step
+        at batch 128). One host transfer for all values, only on the steps that are written.
+        """
+        numbers = dict(zip(values, torch.stack([v.float() for v in values.values()]).tolist(), strict=True))
+        step = self.trainer.fit_loop.epoch_loop._batches_that_stepped + 1  # Lightning's step axis after this step
+        for logger in self.loggers:
+            logger.log_metrics(numbers | {"epoch": self.current_epoch}, step=step)
+        self.trainer.callback_metrics.update({name: torch.tensor(value) for name, value in numbers.items()})
+        self.trainer.progress_bar_metrics.update({name: numbers[name] for name in ("train/d_loss", "train/g_loss")})
+
+    def logging_step(self) -> bool:
+        """Whether the logger writes this training step (Lightning's own rule: every log_every_n_steps)."""
+        every = self.trainer.log_every_n_steps
+        step = self.trainer.fit_loop.epoch_loop._batches_that_stepped + 1
+        return every > 0 and (step % every == 0 or self.trainer.should_stop)
+
+    def track_nonfinite(self, step: int, d_losses: list[Tensor], g_loss: Tensor) -> None:
+        """Remember the first step whose losses are not all finite (device-side; no sync, in place)."""
+        losses = torch.stack([*d_losses, g_loss]).to(self.first_nonfinite_losses.dtype)
+        first = losses.isfinite().all().logical_not_() & (self.first_nonfinite_step < 0)
+        self.first_nonfinite_step.copy_(torch.where(first, step, self.first_nonfinite_step))
+        self.first_nonfinite_losses.copy_(torch.where(first, losses[-2:], self.first_nonfinite_losses))
 
     def nonfinite(self) -> tuple[int, float, float] | None:
         """(step, d_loss, g_loss) of the first non-finite step, or None; reads the device flag (a sync)."""
@@ -125,18 +152,31 @@ class GAN(L.LightningModule):
         if self.run_config is not None:
             checkpoint["ganforge_config"] = self.run_config
 
-    def discriminator_step(self, real: Tensor, optimizer: Optimizer, update: int) -> dict[str, Tensor]:
-        """One D update on real vs. detached fakes; returns its (detached) loss, mean D probabilities and penalty."""
-        with torch.no_grad():  # the same as G(z).detach(), without recording G's graph
-            fake = self.generator(self.sample_noise(len(real)))
+    def discriminator_step(
+        self, real: Tensor, optimizer: Optimizer, update: int, keep_fake: bool = False
+    ) -> tuple[dict[str, Tensor | Callable[[], Tensor]], Tensor]:
+        """One D update on real vs. detached fakes; returns its metrics (loss and penalty as detached tensors,
+        mean D probabilities as functions, computed only if logged) and the fakes.
+
+        With ``keep_fake`` the fakes keep G's graph for the G update that follows (the usual GAN step: one G
+        forward serves both updates); otherwise they are made without recording it.
+        """
+        z = self.sample_noise(len(real))
+        if keep_fake:
+            fake_for_g = self.generator(z)
+            fake = fake_for_g.detach()
+        else:
+            with torch.no_grad():
+                fake = fake_for_g = self.generator(z)
         if self.regularizer is not None and self.regularizer.needs_real_grad:
             real = real.detach().requires_grad_(True)
-        real_logits, fake_logits = self.judge(real), self.judge(fake)
+        real_logits, fake_logits = self.judge_pair(real, fake)
         loss = self.loss.discriminator(real_logits, fake_logits)
-        metrics = {
+        real_logits_, fake_logits_ = real_logits.detach(), fake_logits.detach()
+        metrics: dict[str, Tensor | Callable[[], Tensor]] = {
             "d_loss": loss.detach(),
-            "d_real": torch.sigmoid(real_logits.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+            "d_real": lambda: torch.sigmoid(real_logits_).mean(),
+            "d_fake": lambda: torch.sigmoid(fake_logits_).mean(),
         }
         if self.regularizer is not None:
             penalty = self.regularizer(self.judge, real, fake, real_logits, update)
@@ -146,12 +186,21 @@ class GAN(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         optimizer.step()
-        return metrics
+        return metrics, fake_for_g
 
-    def generator_step(self, batch_size: int, optimizer: Optimizer) -> Tensor:
-        """One G update on fresh fakes; D's parameters are frozen so no gradient is computed for them."""
+    def judge_pair(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        """D's outputs for real and fake samples: one forward over both when D treats samples independently
+        (one larger matrix multiply per layer instead of two), else two (BatchNorm, minibatch std)."""
+        if not self.joint_judge:
+            return self.judge(real), self.judge(fake)
+        logits = self.judge(torch.cat([real, fake]))
+        return logits.split(len(logits) // 2)
+
+    def generator_step(self, fake: Tensor, optimizer: Optimizer) -> Tensor:
+        """One G update on ``fake`` (still attached to G's graph); D's parameters are frozen during it, so no
+        gradient is computed for them."""
         with self.toggled_optimizer(optimizer):
-            loss = self.loss.generator(self.judge(self.generator(self.sample_noise(batch_size))))
+            loss = self.loss.generator(self.judge(fake))
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()

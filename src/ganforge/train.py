@@ -26,6 +26,7 @@ from ganforge.config import check_combinations, check_shapes, validate
 from ganforge.data import GANDataModule
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.gan import GAN
+from ganforge.perf import skip_nvml_probe_without_gpu
 from ganforge.tracking import log_hyperparameters
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -146,6 +147,7 @@ def prepare_run_dir(cfg: DictConfig) -> Path | None:
 def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
     """Validate, build and fit; returns the final logged metrics (the objective for sweeps)."""
     validate(cfg)
+    skip_nvml_probe_without_gpu()
     ckpt_path = prepare_run_dir(cfg)
     L.seed_everything(cfg.seed, workers=True)
     gan, datamodule, trainer = build(cfg, extra_callbacks)

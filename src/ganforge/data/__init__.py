@@ -4,6 +4,7 @@ from ganforge.data.base import GANDataModule, TensorSamples
 from ganforge.data.digits import DigitsDataModule
 from ganforge.data.folder import FolderDataModule
 from ganforge.data.standard import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
+from ganforge.data.synthetic import SyntheticDataModule
 from ganforge.data.toy import GaussianMixtureDataModule, grid_centers, ring_centers
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "GANDataModule",
     "GaussianMixtureDataModule",
     "MNISTDataModule",
+    "SyntheticDataModule",
     "TensorSamples",
     "grid_centers",
     "ring_centers",

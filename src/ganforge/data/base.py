@@ -2,12 +2,12 @@
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms.v2 import functional as tv_functional
 
 from ganforge.errors import DataError
@@ -37,10 +37,33 @@ class TensorSamples(Dataset):
     def __getitem__(self, index: int) -> Tensor:
         return to_unit_range(self.samples[index])
 
-    def __getitems__(self, indices: Sequence[int]) -> Tensor:
-        # The DataLoader hands the whole list of sampled indices here (PyTorch >= 2.0), so a batch costs one
+    def __getitems__(self, indices: Sequence[int] | Tensor) -> Tensor:
+        # The DataLoader hands the whole batch of sampled indices here (PyTorch >= 2.0), so a batch costs one
         # gather instead of `batch_size` __getitem__ calls plus a stack in the collate function.
         return to_unit_range(self.samples[torch.as_tensor(indices)])
+
+
+class ShuffledBatches(Sampler[Tensor]):
+    """Full batches of indices as slices of one ``randperm`` per epoch: no Python list of ints per batch (what
+    RandomSampler + BatchSampler build), ~0.1 ms less per step at batch 128 (ganforge-bench)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int | None = None) -> None:
+        self.n, self.batch_size = n, batch_size
+        self.generator = torch.Generator()
+        self.generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()) if seed is None else seed)
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size
+
+    def __iter__(self) -> Iterator[Tensor]:
+        order = torch.randperm(self.n, generator=self.generator)
+        yield from order[: len(self) * self.batch_size].view(len(self), self.batch_size)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
 
 
 def _already_batched(batch: Tensor) -> Tensor:
@@ -126,6 +149,10 @@ class GANDataModule(L.LightningDataModule, ABC):
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
         in_memory = isinstance(dataset, TensorSamples)
+        single_process = self.trainer is None or self.trainer.world_size == 1  # DDP shards with its own sampler
+        if in_memory and train and self.num_workers == 0 and single_process:
+            batches = ShuffledBatches(len(dataset), batch_size)
+            return DataLoader(dataset, batch_sampler=batches, collate_fn=_already_batched)
         return DataLoader(
             dataset,
             batch_size=batch_size,

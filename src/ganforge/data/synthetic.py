@@ -1,0 +1,29 @@
+"""Random images for speed measurements: any shape and sample count, no files."""
+
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from ganforge.data.base import GANDataModule, TensorSamples, split_off
+
+
+class SyntheticDataModule(GANDataModule):
+    """``num_samples`` uniform random samples of ``shape`` in [-1, 1], seeded; nothing to learn from."""
+
+    name = "synthetic"
+
+    def __init__(self, shape: Sequence[int], num_samples: int = 16384, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shape = tuple(int(s) for s in shape)
+        self.num_samples = num_samples
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    def build_splits(self) -> tuple[Dataset, Dataset]:
+        generator = torch.Generator().manual_seed(self.seed)
+        samples = torch.rand(self.num_samples, *self._shape, generator=generator).mul_(2).sub_(1)
+        train, heldout = split_off(samples, self.holdout_fraction, self.seed)
+        return TensorSamples(train), TensorSamples(heldout)

@@ -1,0 +1,53 @@
+"""ganforge-bench runs end to end on a tiny setting (speed itself is never asserted: machines are noisy)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganforge.bench import flops_per_image, matmul_gflops, steps_for
+from tests.conftest import compose_config
+
+BENCH = str(Path(sys.executable).parent / "ganforge-bench")
+
+
+@pytest.mark.slow
+def test_bench_command_prints_and_writes_the_paired_comparison(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [BENCH, "bench.pairs=2", "bench.warmup_steps=1", "bench.seconds_per_run=0.05", "bench.batch_sizes=[16,32]",
+         "data.num_samples=512", "callbacks.progress_bar=null"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ours/reference" in result.stdout and "GEMM limit" in result.stdout
+    (report,) = tmp_path.glob("outputs/bench/*/*/bench.json")
+    results = json.loads(report.read_text())["results"]
+    assert [r["batch_size"] for r in results] == [16, 32]
+    for r in results:
+        assert len(r["ours"]) == len(r["reference"]) == len(r["ratios"]) == 2
+        assert all(value > 0 for value in r["ours"] + r["reference"])
+        assert r["ratios"][0] == pytest.approx(r["ours"][0] / r["reference"][0])
+
+
+def test_flops_per_image_counts_the_reference_step(tmp_path: Path) -> None:
+    import torch
+
+    cfg = compose_config(tmp_path, "data=synthetic")
+    data = torch.zeros(8, 1, 28, 28)
+    # reference MLP: G 100-128-128-784, D 784-128-128-1; a step runs G once, D three times (real, fake, fake
+    # for G), backward of D twice and of G once (2 FLOPs per multiply-add, backward twice the forward)
+    g_macs = 100 * 128 + 128 * 128 + 128 * 784
+    d_macs = 784 * 128 + 128 * 128 + 128 * 1
+    forward = 2 * (g_macs + 3 * d_macs)
+    # backward = 2x forward, except the input gradient of a first layer whose input needs none: D's on the
+    # D step's real and detached fake inputs, G's on z
+    skipped = 2 * (2 * 784 * 128 + 100 * 128)
+    assert flops_per_image(cfg, data, 8) == pytest.approx(3 * forward - skipped, rel=0.01)
+
+
+def test_matmul_rate_is_positive_and_steps_are_sized_from_it() -> None:
+    assert matmul_gflops(size=64, repeats=2) > 0
+    assert steps_for(2.0, images_per_second=6400, batch_size=128) == 100
+    assert steps_for(2.0, images_per_second=10, batch_size=128) == 3
