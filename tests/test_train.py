@@ -100,3 +100,26 @@ def test_without_an_image_logger_the_grid_still_reaches_samples_png(tiny_cfg) ->
     with pytest.warns(UserWarning, match="No logger accepts images; sample grids are only written to"):
         train(cfg)
     assert (Path(cfg.paths.output_dir) / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("extra", [(), ("augment=diffaugment", "ema.decay=0.9")], ids=["default", "augment-ema"])
+def test_a_resumed_run_equals_the_uninterrupted_run(tiny_cfg, tmp_path: Path, extra: tuple[str, ...]) -> None:
+    """2N steps in one go vs N steps + resume for N: the same weights, optimizer states and logged losses."""
+    train(tiny_cfg("trainer.max_epochs=4", *extra, name="straight"))
+    train(tiny_cfg("trainer.max_epochs=2", *extra, name="resumed"))
+    train(tiny_cfg("trainer.max_epochs=4", "ckpt_path=last", *extra, name="resumed"))
+    straight, resumed = (
+        torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=True) for name in ("straight", "resumed")
+    )
+    assert straight["global_step"] == resumed["global_step"] == 4 * 3 * 2
+    for name, value in straight["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], value), name
+    for a, b in zip(straight["optimizer_states"], resumed["optimizer_states"], strict=True):
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert all(torch.equal(a["state"][i][key], b["state"][i][key]) for i in a["state"])
+    for tag in ("train/d_loss", "train/g_loss", "train/d_real"):
+        after = {
+            name: [(e.step, e.value) for e in events(tmp_path / name).Scalars(tag) if e.step > 2 * 3]
+            for name in ("straight", "resumed")
+        }
+        assert len(after["straight"]) == 2 * 3 and after["straight"] == after["resumed"], tag

@@ -1,7 +1,16 @@
 """Lightning callbacks: what a run shows and saves besides the training step itself."""
 
 from ganforge.callbacks.evaluation import EvaluationCallback
+from ganforge.callbacks.rng import RNGState
 from ganforge.callbacks.safety import GracefulStop, Interrupted, NonFiniteGuard, NonFiniteLossError
 from ganforge.callbacks.samples import SampleGrid
 
-__all__ = ["EvaluationCallback", "GracefulStop", "Interrupted", "NonFiniteGuard", "NonFiniteLossError", "SampleGrid"]
+__all__ = [
+    "EvaluationCallback",
+    "GracefulStop",
+    "Interrupted",
+    "NonFiniteGuard",
+    "NonFiniteLossError",
+    "RNGState",
+    "SampleGrid",
+]

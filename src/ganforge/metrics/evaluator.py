@@ -83,12 +83,18 @@ def accuracy(model: EvaluatorCNN, images: Tensor, labels: Tensor, batch_size: in
     return correct / max(len(images), 1)
 
 
+def new_evaluator(in_shape: tuple[int, ...], num_classes: int, settings: EvaluatorSettings) -> EvaluatorCNN:
+    """A freshly initialised evaluator; torch's global random stream is left as it was (evaluation must never
+    change what training draws next)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(settings.seed)
+        return EvaluatorCNN(in_shape, num_classes, settings.feature_dim)
+
+
 def train_evaluator(images: Tensor, labels: Tensor, settings: EvaluatorSettings) -> EvaluatorCNN:
     """Fit the classifier on (images in [-1, 1], labels) with Adam; deterministic for a given seed."""
     generator = torch.Generator().manual_seed(settings.seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(settings.seed)
-        model = EvaluatorCNN(tuple(images.shape[1:]), int(labels.max()) + 1, settings.feature_dim)
+    model = new_evaluator(tuple(images.shape[1:]), int(labels.max()) + 1, settings)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     model.train()
     for _ in range(settings.steps):
@@ -114,7 +120,7 @@ def load_or_train(
     path = Path(cache_dir).expanduser() / f"evaluator-{name}-{key}.pt"
     if path.is_file():
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = EvaluatorCNN(tuple(images.shape[1:]), state["num_classes"], settings.feature_dim)
+        model = new_evaluator(tuple(images.shape[1:]), state["num_classes"], settings)
         model.load_state_dict(state["state_dict"])
         log.info("evaluator for %s loaded from %s (held-out accuracy %.4f)", name, path, state["accuracy"])
         return model.eval(), state["accuracy"]
