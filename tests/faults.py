@@ -6,6 +6,7 @@ They are named from configs with ``_target_=tests.faults...``, so runs go throug
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch import Tensor
 
 from ganforge.data import MNISTDataModule
@@ -54,3 +55,25 @@ class ProgressFile(L.Callback):
 
     def on_train_batch_end(self, trainer, *args) -> None:
         self.path.write_text(str(trainer.global_step))
+
+
+class NoiseProbe(L.Callback):
+    """Writes, per rank, the first 4 numbers the GAN's noise would draw at the first training step (then puts
+    torch's random state back, so the run itself is unchanged): ``<path>.rank<r>``; and when training ends, the
+    sum of every G and D parameter: ``<path>.weights.rank<r>``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.done = False
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
+        if self.done:
+            return
+        state = torch.get_rng_state()
+        Path(f"{self.path}.rank{trainer.global_rank}").write_text(repr(torch.randn(4).tolist()))
+        torch.set_rng_state(state)
+        self.done = True
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        sums = [float(p.double().sum()) for p in pl_module.parameters()]
+        Path(f"{self.path}.weights.rank{trainer.global_rank}").write_text(repr(sums))

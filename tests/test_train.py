@@ -1,6 +1,7 @@
 """End to end through Hydra's compose API: what a run writes, what TensorBoard shows, and exact resume."""
 
 import copy
+import math
 from pathlib import Path
 
 import lightning as L
@@ -123,3 +124,9 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tiny_cfg, tmp_path: Path, ex
             for name in ("straight", "resumed")
         }
         assert len(after["straight"]) == 2 * 3 and after["straight"] == after["resumed"], tag
+
+
+def test_bf16_mixed_precision_trains(tiny_cfg, tmp_path: Path) -> None:
+    metrics = train(tiny_cfg("trainer.precision=bf16-mixed", "callbacks.evaluation=null"))
+    assert all(math.isfinite(metrics[name]) for name in ("train/d_loss", "train/g_loss"))
+    assert (tmp_path / "run" / "samples.png").is_file()

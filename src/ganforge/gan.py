@@ -185,6 +185,7 @@ class GAN(L.LightningModule):
                 metrics[self.regularizer.name] = penalty.detach()
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
+        self.average_gradients(self.discriminator)
         optimizer.step()
         return metrics, fake_for_g
 
@@ -203,5 +204,12 @@ class GAN(L.LightningModule):
             loss = self.loss.generator(self.judge(fake))
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
+            self.average_gradients(self.generator)
             optimizer.step()
         return loss.detach()
+
+    def average_gradients(self, module: nn.Module) -> None:
+        """Under ``trainer=ddp`` (GradientAllReduceDDP), average ``module``'s gradients over the ranks."""
+        average = getattr(self.trainer.strategy, "average_gradients", None)
+        if average is not None:
+            average(module)

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 
@@ -19,6 +20,7 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, bool | int
     return flat
 
 
+@rank_zero_only
 def log_hyperparameters(loggers: Iterable[Logger], params: Mapping[str, Any], metric_names: Iterable[str]) -> None:
     """Record ``params`` with every logger; in TensorBoard, pair them with ``metric_names``.
 

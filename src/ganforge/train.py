@@ -6,6 +6,7 @@ ganforge-train experiment=reference                          # a preset that rep
 """
 
 import logging
+import os
 import sys
 import tempfile
 import warnings
@@ -136,7 +137,8 @@ def prepare_run_dir(cfg: DictConfig) -> Path | None:
             )
         return last
     earlier = sorted(output_dir.glob("checkpoints/*.ckpt")) + sorted(output_dir.glob("tensorboard/events.*"))
-    if earlier:
+    # DDP: Lightning starts ranks 1.. (LOCAL_RANK set) in rank 0's run dir, after rank 0 began writing to it
+    if earlier and os.environ.get("LOCAL_RANK", "0") == "0":
         raise ConfigError(
             f"{output_dir} already holds a run ({earlier[0].relative_to(output_dir)}); nothing was overwritten. "
             "Resume it with ckpt_path=last, or start a new run in another directory (leave hydra.run.dir unset)."
@@ -161,6 +163,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         compared += evaluation.metric_names()
     log_hyperparameters(trainer.loggers, gan.run_config, compared)
     log.info("Run directory: %s", cfg.paths.output_dir)
+    if trainer.world_size > 1:
+        log.info(
+            "%d processes: effective batch %d x %d = %d samples per D and per G update, each process its own noise",
+            trainer.world_size, cfg.data.batch_size, trainer.world_size, cfg.data.batch_size * trainer.world_size,
+        )  # fmt: skip
     with warnings.catch_warnings():
         # prepare_run_dir refused a dir holding another run; a resumed run writes to its own dir on purpose.
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")

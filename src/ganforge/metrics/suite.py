@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -136,17 +137,26 @@ class Evaluation:
 
     @torch.no_grad()
     def generate(self, gan: nn.Module, n: int) -> Tensor:
-        """n samples of the GAN's sampler (the EMA generator when on), eval mode, from a fixed noise seed."""
+        """n samples of the GAN's sampler (the EMA generator when on), eval mode, from a fixed noise seed.
+
+        Under DDP each rank makes every world-th sample and the ranks gather them: every rank ends with the same
+        n samples a single process would make.
+        """
+        z = gan.sample_noise(n, torch.Generator().manual_seed(self.seed))
+        rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         sampler = gan.sampler
         was_training = sampler.training
         sampler.eval()
-        noise = torch.Generator().manual_seed(self.seed)
-        samples = [
-            sampler(gan.sample_noise(min(self.batch_size, n - i), noise)).float().cpu()
-            for i in range(0, n, self.batch_size)
-        ]
+        mine = torch.cat([sampler(batch).float() for batch in z[rank::world].split(self.batch_size)])
         sampler.train(was_training)
-        return torch.cat(samples)
+        if world == 1:
+            return mine.cpu()
+        padded = torch.zeros(-(-n // world), *mine.shape[1:], dtype=mine.dtype, device=mine.device)
+        padded[: len(mine)] = mine
+        gathered = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(gathered, padded)
+        # rank r made samples r, r + world, ...: interleave them back into the order of z
+        return torch.stack(gathered, dim=1).flatten(0, 1)[:n].cpu()
 
     # --- metrics -------------------------------------------------------------------------------------------
 
