@@ -1,0 +1,149 @@
+"""Sweep summaries: one table of every job's overrides and final metrics, sorted by the objective.
+
+Written at the end of every multirun (``SweepSummary``, a Hydra callback in conf/hydra/default.yaml) and by
+``ganforge-summary <sweep dir>`` for an existing sweep: ``summary.csv`` (one row per job, every metric),
+``summary.md`` (one row per setting, mean ± std over seeds when ``seed`` was swept) and the same table printed.
+"""
+
+import argparse
+import csv
+import json
+import logging
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from ganforge.metrics.suite import is_better
+
+log = logging.getLogger(__name__)
+
+SHOWN = ("val/fid", "val/kid", "val/precision", "val/recall", "val/classes", "val/modes", "val/hq", "val/rkl")
+
+
+def read_job(job_dir: Path) -> dict[str, Any]:
+    """One job's overrides (``key=value`` as given), objective name and final metrics (empty if unfinished)."""
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    config = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text()) or {}
+    metrics_file = job_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())["metrics"] if metrics_file.is_file() else {}
+    return {"job": job_dir.name, "overrides": overrides, "objective": config.get("objective"), "metrics": metrics}
+
+
+def find_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
+    jobs = [read_job(path.parent.parent) for path in sorted(Path(sweep_dir).glob("*/.hydra/overrides.yaml"))]
+    if not jobs:
+        raise FileNotFoundError(f"{sweep_dir} holds no jobs (no <job>/.hydra/overrides.yaml)")
+    return jobs
+
+
+def swept_keys(jobs: list[dict[str, Any]]) -> list[str]:
+    """The override keys whose values differ between jobs, in first-seen order."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for job in jobs:
+        for override in job["overrides"]:
+            key, _, value = override.partition("=")
+            values[key].add(value)
+    return [key for key, seen in values.items() if len(seen) > 1 or len(jobs) == 1]
+
+
+def rank(value: float, objective: str | None) -> float:
+    """Sort key: best first (lower-is-better metrics ascend, the others descend), missing values last."""
+    if objective is None or math.isnan(value):
+        return math.inf
+    return value if is_better(objective, 0.0, 1.0) else -value
+
+
+def shown_metrics(jobs: list[dict[str, Any]], objective: str | None) -> list[str]:
+    names = sorted({name for job in jobs for name in job["metrics"]})
+    shown = [name for name in names if name.startswith(SHOWN) and not name.endswith("_std")]
+    return ([objective] if objective in names else []) + [name for name in shown if name != objective]
+
+
+def group_by_setting(jobs: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    """Jobs that differ only in ``seed`` become one row: every metric as a list over seeds."""
+    groups: dict[tuple, dict[str, Any]] = {}
+    for job in jobs:
+        settings = dict(o.partition("=")[::2] for o in job["overrides"])
+        setting = tuple((k, settings.get(k, "")) for k in keys if k != "seed")
+        group = groups.setdefault(setting, {"setting": dict(setting), "jobs": [], "metrics": defaultdict(list)})
+        group["jobs"].append(job["job"])
+        for name, value in job["metrics"].items():
+            group["metrics"][name].append(value)
+    return list(groups.values())
+
+
+def format_values(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.4g}"
+    return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
+
+
+def summarize(sweep_dir: Path, objective: str | None = None) -> str:
+    """Write summary.csv and summary.md into ``sweep_dir``, print the table; returns the Markdown."""
+    sweep_dir = Path(sweep_dir)
+    jobs = find_jobs(sweep_dir)
+    objective = objective or next((job["objective"] for job in jobs if job["objective"]), None)
+    keys = swept_keys(jobs)
+    metrics = shown_metrics(jobs, objective)
+    jobs.sort(key=lambda job: rank(job["metrics"].get(objective, math.nan), objective))
+    write_csv(sweep_dir / "summary.csv", jobs, keys)
+    groups = group_by_setting(jobs, keys)
+    groups.sort(key=lambda group: rank(statistics.mean(group["metrics"].get(objective) or [math.nan]), objective))
+    columns = [k for k in keys if k != "seed"] + ["jobs"] + metrics
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    table = Table(*columns, title=f"{sweep_dir} (sorted by {objective or 'job'})")
+    for group in groups:
+        row = [group["setting"][k] for k in keys if k != "seed"] + [str(len(group["jobs"]))]
+        row += [format_values(group["metrics"].get(name, [])) for name in metrics]
+        lines.append("| " + " | ".join(row) + " |")
+        table.add_row(*row)
+    seeds = " (mean ± std over seeds)" if "seed" in keys else ""
+    markdown = f"Sweep {sweep_dir.name}, {len(jobs)} jobs, sorted by {objective}{seeds}.\n\n" + "\n".join(lines) + "\n"
+    (sweep_dir / "summary.md").write_text(markdown)
+    Console(width=200).print(table)
+    return markdown
+
+
+def write_csv(path: Path, jobs: list[dict[str, Any]], keys: list[str]) -> None:
+    names = sorted({name for job in jobs for name in job["metrics"]})
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["job", *keys, *names])
+        for job in jobs:
+            settings = dict(o.partition("=")[::2] for o in job["overrides"])
+            row = [job["job"], *(settings.get(k, "") for k in keys), *(job["metrics"].get(n, "") for n in names)]
+            writer.writerow(row)
+
+
+class SweepSummary(Callback):
+    """Hydra callback: the sweep summary, written when a multirun ends (basic, Optuna, submitit, ...)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            summarize(sweep_dir, config.get("objective"))
+            log.info("sweep summary: %s, %s", sweep_dir / "summary.md", sweep_dir / "summary.csv")
+        except FileNotFoundError as error:  # e.g. every job failed before Hydra saved its config
+            log.warning("no sweep summary: %s", error)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Summarise a ganforge sweep directory (outputs/multirun/...).")
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--objective", help="metric to sort by (default: the jobs' configured objective)")
+    args = parser.parse_args(argv)
+    summarize(args.sweep_dir, args.objective)
+
+
+if __name__ == "__main__":
+    main()
