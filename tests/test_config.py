@@ -13,7 +13,10 @@ from ganforge.errors import ConfigError
 from ganforge.train import CONFIG_DIR, build
 from tests.conftest import compose_config
 
-GROUPS = ("model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "experiment")
+GROUPS = (
+    "model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "metrics",
+    "experiment", "hparams_search",
+)  # fmt: skip
 OPTIONS = [
     pytest.param(group, path.stem, id=f"{group}={path.stem}")
     for group in GROUPS
@@ -132,3 +135,16 @@ def test_model_that_cannot_make_the_data_shape_fails_before_training(tmp_path: P
     cfg = compose_config(tmp_path, "model.generator.out_shape=[1,32,32]")
     with pytest.raises(ConfigError, match=r"model=mlp data=digits: the data's samples have shape \(1, 28, 28\)"):
         build(cfg)
+
+
+def test_the_slurm_launcher_preset_asks_for_the_trainer_devices(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            "train", overrides=["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"],
+            return_hydra_config=True,
+        )  # fmt: skip
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.nodes) == (4, 4, 2)
