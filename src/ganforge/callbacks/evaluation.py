@@ -54,6 +54,7 @@ class EvaluationCallback(L.Callback):
         self.latest: dict[str, float] = {}
         self.latest_step = -1
         self.seconds: list[float] = []
+        self.probe_seconds = 0.0
         self.results: dict[str, float] = {}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -115,7 +116,8 @@ class EvaluationCallback(L.Callback):
             if baseline is not None:
                 discriminators["random_d"] = baseline.to(pl_module.device)
             probe = self.evaluation.probe(discriminators)
-            log.info("linear probe: %.1f s", time.perf_counter() - start)
+            self.probe_seconds = time.perf_counter() - start
+            log.info("linear probe: %.1f s", self.probe_seconds)
             log_scalars(trainer, probe, batch_step(trainer))
         self.results = {**final, **self.best, **self.floor, **probe}
         self.write(trainer)
@@ -131,6 +133,7 @@ class EvaluationCallback(L.Callback):
             "evaluator_heldout_accuracy": self.evaluation.evaluator_accuracy,
             "seconds_per_evaluation": seconds,
             "evaluations": len(self.seconds),
+            "probe_seconds": self.probe_seconds,
             "metrics": self.results,
         }
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
