@@ -85,8 +85,8 @@ def digits_table(root: Path, seeds: list[int]) -> list[str]:
     n = "180"
     keys = [f"fid{n}", f"kid{n}", f"precision{n}", f"recall{n}", f"classes{n}"]
     lines = [
-        "| digits (budget 180, evaluator features) | FID | KID | precision | recall | classes covered |",
-        "|---|---|---|---|---|---|",
+        "| digits (budget 180, evaluator features) | FID | KID | precision | recall | classes covered | best FID |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = [
         ("real-data floor (held-out vs train)", reference, "floor/"),
@@ -94,7 +94,8 @@ def digits_table(root: Path, seeds: list[int]) -> list[str]:
         ("reference MLP + EMA 0.999 (`ema.decay=0.999`)", ema, "val/"),
     ]
     for label, values, prefix in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(values, prefix + k) for k in keys) + " |")
+        best = cell(values, f"best/fid{n}") if prefix == "val/" else "-"
+        lines.append(f"| {label} | " + " | ".join(cell(values, prefix + k) for k in keys) + f" | {best} |")
     return lines
 
 
