@@ -40,11 +40,6 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, y.expand(-1, 1, *x.shape[2:])], dim=1)
 
 
-def batch_independent(module: nn.Module) -> bool:
-    """Whether ``module``'s output for a sample depends on that sample alone (no BatchNorm, no minibatch std)."""
-    return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in module.modules())
-
-
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral normalisation (Miyato et al. 2018) of every Linear and Conv layer, in place."""
     for name, child in module.named_children():
