@@ -132,3 +132,19 @@ def test_bf16_mixed_precision_trains(tiny_cfg, tmp_path: Path) -> None:
     metrics = train(cfg)
     assert all(math.isfinite(metrics[name]) for name in ("train/d_loss", "train/g_loss"))
     assert (tmp_path / "run" / "samples.png").is_file()
+
+
+class FirstBatches(L.Callback):
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        if batch_idx == 0:
+            self.batches.append(batch.clone())
+
+
+def test_every_epoch_trains_on_a_new_order_of_batches(tiny_cfg) -> None:
+    spy = FirstBatches()
+    train(tiny_cfg("trainer.max_epochs=3", "callbacks.evaluation=null"), extra_callbacks=[spy])
+    assert len(spy.batches) == 3
+    assert not torch.equal(spy.batches[0], spy.batches[1]) and not torch.equal(spy.batches[1], spy.batches[2])
