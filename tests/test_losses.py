@@ -1,9 +1,12 @@
 """Losses against values computed by hand, and the signs (and saturation) of their gradients."""
 
+import functools
 import math
 
 import pytest
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from ganforge.losses import (
     d_hinge_loss,
@@ -15,6 +18,7 @@ from ganforge.losses import (
     g_minimax_loss,
     g_nonsaturating_loss,
 )
+from ganforge.train import CONFIG_DIR
 
 LOG2 = math.log(2)
 # D(x) = sigmoid(logit): logit log(3) -> 0.75, logit log(1/3) -> 0.25.
@@ -123,3 +127,17 @@ def test_least_squares_losses() -> None:
     fake = logits(1.0, -1.0)
     assert g_least_squares_loss(fake).item() == pytest.approx(1.0)
     assert grad_of(g_least_squares_loss, fake)[0].tolist() == [0.0, -1.0]  # pushes the rejected fake up
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIG_DIR / "loss").glob("*.yaml")))
+def test_loss_presets_call_plain_functions(preset: str) -> None:
+    """Hydra's partial objects re-check their target policy on every call (~85 us, twice per training step);
+    GANLoss keeps plain partials of the configured functions, which give the same values."""
+    node = OmegaConf.load(CONFIG_DIR / "loss" / f"{preset}.yaml")
+    loss = instantiate(node)
+    configured = instantiate(node.discriminator), instantiate(node.generator)
+    assert type(loss.discriminator) is functools.partial and type(loss.generator) is functools.partial
+    assert loss.discriminator.func is configured[0].func and loss.generator.func is configured[1].func
+    real, fake = torch.randn(8, 1), torch.randn(8, 1)
+    assert torch.equal(loss.discriminator(real, fake), configured[0](real, fake))
+    assert torch.equal(loss.generator(fake), configured[1](fake))
