@@ -10,6 +10,7 @@ from torch import nn
 
 from ganforge.config import RULES, validate
 from ganforge.errors import ConfigError
+from ganforge.networks.layers import Tanh
 from ganforge.train import CONFIG_DIR, build
 from tests.conftest import compose_config
 
@@ -80,7 +81,7 @@ def test_rules_only_name_keys_that_exist() -> None:
 
 @pytest.mark.parametrize(
     ("data", "shape", "output"),
-    [("digits", (1, 28, 28), nn.Tanh), ("cifar10", (3, 32, 32), nn.Tanh), ("ring8", (2,), nn.Identity)],
+    [("digits", (1, 28, 28), Tanh), ("cifar10", (3, 32, 32), Tanh), ("ring8", (2,), nn.Identity)],
 )
 def test_sample_shape_and_range_flow_from_data_to_model(tmp_path: Path, data: str, shape: tuple, output: type) -> None:
     gan, datamodule, _ = build(compose_config(tmp_path, f"data={data}"))
