@@ -1,6 +1,7 @@
 """ganforge-bench runs end to end on a tiny setting (speed itself is never asserted: machines are noisy)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,39 @@ def test_matmul_rate_is_positive_and_steps_are_sized_from_it() -> None:
     assert matmul_gflops(size=64, repeats=2) > 0
     assert steps_for(2.0, images_per_second=6400, batch_size=128) == 100
     assert steps_for(2.0, images_per_second=10, batch_size=128) == 3
+
+
+FAULTS_PER_STEP = """
+import resource, torch
+from ganforge.networks import MLPDiscriminator, MLPGenerator
+from ganforge.perf import reuse_freed_memory
+applied = reuse_freed_memory()
+torch.set_num_threads(1)
+generator, discriminator = MLPGenerator((1, 28, 28)), MLPDiscriminator((1, 28, 28))
+def step():  # the activations and gradients of one reference MLP step at batch 1024
+    discriminator(generator(torch.randn(1024, 100))).mean().backward()
+for _ in range(10):  # warm-up: the heap grows to its working size
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+def test_freed_activation_memory_is_reused_without_page_faults() -> None:
+    """A training step's large activations come back without fresh page faults once reuse_freed_memory ran;
+    with the default allocator (GANFORGE_MALLOC_TUNING=0) each step faults hundreds of pages in again."""
+
+    def faults(tuning: str) -> tuple[str, float]:
+        env = {**os.environ, "GANFORGE_MALLOC_TUNING": tuning}
+        out = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        applied, per_step = out.stdout.split()
+        return applied, float(per_step)
+
+    tuned, default = faults("1"), faults("0")
+    print(f"page faults per step: {tuned[1]} tuned, {default[1]} default")
+    assert tuned[0] == "True" and default[0] == "False"
+    assert tuned[1] < 10 and default[1] > 200

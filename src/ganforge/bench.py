@@ -34,7 +34,7 @@ from rich.table import Table
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganforge.perf import skip_nvml_probe_without_gpu
+from ganforge.perf import reuse_freed_memory, skip_nvml_probe_without_gpu
 from ganforge.train import CONFIG_DIR, build, build_gan
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,9 @@ def print_results(results: list[Result]) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="bench")
 def main(cfg: DictConfig) -> list[dict]:
     torch.set_num_threads(cfg.bench.threads)
-    skip_nvml_probe_without_gpu()  # as ganforge-train does; the reference loop gains the same
+    # As ganforge-train does; both are process-wide, so the reference loop gains the same.
+    skip_nvml_probe_without_gpu()
+    reuse_freed_memory()
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     results = [bench_one(cfg, batch_size) for batch_size in cfg.bench.batch_sizes]
     print_results(results)

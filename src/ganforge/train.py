@@ -27,7 +27,7 @@ from ganforge.config import check_combinations, check_shapes, validate
 from ganforge.data import GANDataModule
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.gan import GAN
-from ganforge.perf import skip_nvml_probe_without_gpu
+from ganforge.perf import reuse_freed_memory, skip_nvml_probe_without_gpu
 from ganforge.tracking import log_hyperparameters
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -150,6 +150,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     """Validate, build and fit; returns the final logged metrics (the objective for sweeps)."""
     validate(cfg)
     skip_nvml_probe_without_gpu()
+    reuse_freed_memory()
     ckpt_path = prepare_run_dir(cfg)
     L.seed_everything(cfg.seed, workers=True)
     gan, datamodule, trainer = build(cfg, extra_callbacks)
