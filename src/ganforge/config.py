@@ -77,7 +77,9 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.d_steps", "an integer >= 1", "1", _int_at_least(1)),
     Rule("optim.fused", "true or false", "false", _one_of(True, False)),
     Rule(
-        "trainer.precision", "32-true, bf16-mixed, 16-mixed, bf16-true or 64-true", "bf16-mixed",
+        "trainer.precision",
+        "32-true, bf16-mixed, 16-mixed, bf16-true or 64-true",
+        "bf16-mixed",
         _one_of("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"),
     ),
     Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", lambda v: v is None or _fraction(v)),

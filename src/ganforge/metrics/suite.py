@@ -120,9 +120,7 @@ class Evaluation:
         train = (to_unit_range(self.train_images).float(), train_labels)
         heldout = (to_unit_range(self.heldout_images).float(), heldout_labels)
         name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
-        model, self.evaluator_accuracy = load_or_train(
-            name, train, heldout, self.evaluator_settings, self.cache_dir
-        )
+        model, self.evaluator_accuracy = load_or_train(name, train, heldout, self.evaluator_settings, self.cache_dir)
         self.classifier = model
         return _FeaturesOf(model)
 
