@@ -61,3 +61,20 @@ def test_d_update_leaves_g_unchanged_and_g_update_leaves_d_unchanged(tiny_cfg) -
     for d_step, g_step in zip(spy.records[::2], spy.records[1::2], strict=True):
         assert same(d_step["d_grad_at_step"], g_step["d_grad_at_step"])
     assert all(p.requires_grad for p in gan.discriminator.parameters()), "D must be unfrozen after G's step"
+
+
+def test_the_first_nonfinite_step_is_remembered_on_the_host_and_on_the_device(tiny_cfg) -> None:
+    """The CPU check (plain Python) and the device check (no host sync) agree: the first step with a
+    non-finite loss and its last D and G losses are kept, later ones ignored, finite steps never recorded."""
+    steps = [([0.5], 1.0), ([0.4, 0.3], 2.0), ([float("nan")], 1.5), ([0.2], float("inf")), ([0.1], 0.9)]
+    found = []
+    for track in ("track_nonfinite", "track_nonfinite_on_device"):
+        gan = build(tiny_cfg(name=track))[0]
+        assert gan.nonfinite() is None
+        for step, (d_losses, g_loss) in enumerate(steps):
+            getattr(gan, track)(step, [torch.tensor(v) for v in d_losses], torch.tensor(g_loss))
+            if step == 1:
+                assert gan.nonfinite() is None
+        found.append(gan.nonfinite())
+    assert found[0][0] == found[1][0] == 2 and found[0][2] == found[1][2] == 1.5
+    assert torch.isnan(torch.tensor([found[0][1], found[1][1]])).all()

@@ -1,5 +1,6 @@
 """The GAN LightningModule: orchestrates the discriminator and generator updates; owns no formulas."""
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -131,7 +132,22 @@ class GAN(L.LightningModule):
         return every > 0 and (step % every == 0 or self.trainer.should_stop)
 
     def track_nonfinite(self, step: int, d_losses: list[Tensor], g_loss: Tensor) -> None:
-        """Remember the first step whose losses are not all finite (device-side; no sync, in place)."""
+        """Remember the first step whose losses are not all finite.
+
+        On the CPU reading a loss costs nothing, so the check is plain Python (~1 us); on an accelerator it stays
+        on the device with no host sync (``track_nonfinite_on_device``: a dozen tiny ops, ~20 us per step on the
+        CPU, ~0.4% of a batch-128 MLP step, which is why the CPU does not use it).
+        """
+        if g_loss.device.type != "cpu":
+            self.track_nonfinite_on_device(step, d_losses, g_loss)
+            return
+        values = [float(loss) for loss in (*d_losses, g_loss)]
+        if not all(map(math.isfinite, values)) and int(self.first_nonfinite_step) < 0:
+            self.first_nonfinite_step.fill_(step)
+            self.first_nonfinite_losses.copy_(torch.tensor(values[-2:]))
+
+    def track_nonfinite_on_device(self, step: int, d_losses: list[Tensor], g_loss: Tensor) -> None:
+        """``track_nonfinite`` without leaving the device (no sync, in place)."""
         losses = torch.stack([*d_losses, g_loss]).to(self.first_nonfinite_losses.dtype)
         first = losses.isfinite().all().logical_not_() & (self.first_nonfinite_step < 0)
         self.first_nonfinite_step.copy_(torch.where(first, step, self.first_nonfinite_step))
