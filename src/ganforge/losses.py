@@ -67,7 +67,7 @@ class GANLoss:
     def __post_init__(self) -> None:
         # Hydra 1.3.8 returns ``_partial_: true`` targets as a functools.partial subclass that re-validates its
         # target policy on every call: ~85 us per call against ~7 us for a plain partial, and the losses are
-        # called twice per training step (~2.5% of a batch-128 MLP step; ganforge-bench). The targets were
+        # called twice per training step (~2.5% of a batch-128 MLP step; timeit). The targets were
         # authorised when the config was instantiated, so keep plain partials of the same functions.
         for name in ("discriminator", "generator"):
             fn = getattr(self, name)
