@@ -140,11 +140,12 @@ def cost_lines(root: Path, seeds: list[int]) -> list[str]:
     with_eval, without = statistics.mean(walls["digits-reference"]), statistics.mean(walls["digits-reference-noeval"])
     report = json.loads((run_dir(root, "digits-reference", seeds[0]) / "metrics.json").read_text())
     own = report["evaluations"] * report["seconds_per_evaluation"] + report["probe_seconds"]
+    runs = "one run each" if len(seeds) == 1 else f"means of {len(seeds)} runs; evaluation cost of seed {seeds[0]}"
     return [
         f"Evaluation cost: {report['seconds_per_evaluation']:.3f} s per evaluation; in `make train`, "
         f"{report['evaluations']} evaluations and the final linear probe ({report['probe_seconds']:.1f} s) took "
         f"{own:.1f} s in all, {100 * own / without:.1f}% of the {without:.0f} s the same run takes without "
-        f"evaluation (`callbacks.evaluation=null`). Wall time with evaluation: {with_eval:.0f} s (one run each; "
+        f"evaluation (`callbacks.evaluation=null`). Wall time with evaluation: {with_eval:.0f} s ({runs}; "
         "runs of the same command differ by several percent on this machine; the evaluator network was cached)."
     ]
 

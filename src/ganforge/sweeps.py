@@ -29,12 +29,14 @@ SHOWN = ("val/fid", "val/kid", "val/precision", "val/recall", "val/classes", "va
 
 
 def read_job(job_dir: Path) -> dict[str, Any]:
-    """One job's overrides (``key=value`` as given), objective name and final metrics (empty if unfinished)."""
+    """One job's overrides (key -> value as given on the command line), objective name and final metrics (empty
+    if unfinished)."""
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
     config = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text()) or {}
     metrics_file = job_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text())["metrics"] if metrics_file.is_file() else {}
-    return {"job": job_dir.name, "overrides": overrides, "objective": config.get("objective"), "metrics": metrics}
+    settings = dict(override.partition("=")[::2] for override in overrides)
+    return {"job": job_dir.name, "settings": settings, "objective": config.get("objective"), "metrics": metrics}
 
 
 def find_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -48,8 +50,7 @@ def swept_keys(jobs: list[dict[str, Any]]) -> list[str]:
     """The override keys whose values differ between jobs, in first-seen order."""
     values: dict[str, set[str]] = defaultdict(set)
     for job in jobs:
-        for override in job["overrides"]:
-            key, _, value = override.partition("=")
+        for key, value in job["settings"].items():
             values[key].add(value)
     return [key for key, seen in values.items() if len(seen) > 1 or len(jobs) == 1]
 
@@ -71,8 +72,7 @@ def group_by_setting(jobs: list[dict[str, Any]], keys: list[str]) -> list[dict[s
     """Jobs that differ only in ``seed`` become one row: every metric as a list over seeds."""
     groups: dict[tuple, dict[str, Any]] = {}
     for job in jobs:
-        settings = dict(o.partition("=")[::2] for o in job["overrides"])
-        setting = tuple((k, settings.get(k, "")) for k in keys if k != "seed")
+        setting = tuple((k, job["settings"].get(k, "")) for k in keys if k != "seed")
         group = groups.setdefault(setting, {"setting": dict(setting), "jobs": [], "metrics": defaultdict(list)})
         group["jobs"].append(job["job"])
         for name, value in job["metrics"].items():
@@ -120,8 +120,7 @@ def write_csv(path: Path, jobs: list[dict[str, Any]], keys: list[str]) -> None:
         writer = csv.writer(file)
         writer.writerow(["job", *keys, *names])
         for job in jobs:
-            settings = dict(o.partition("=")[::2] for o in job["overrides"])
-            row = [job["job"], *(settings.get(k, "") for k in keys), *(job["metrics"].get(n, "") for n in names)]
+            row = [job["job"], *(job["settings"].get(k, "") for k in keys), *(job["metrics"].get(n, "") for n in names)]
             writer.writerow(row)
 
 
