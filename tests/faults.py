@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ganforge.data import MNISTDataModule
-from ganforge.losses import d_logistic_loss
+from ganforge.losses import GANLoss, d_logistic_loss, g_nonsaturating_loss
 
 
 class NaNAfter:
@@ -23,6 +23,12 @@ class NaNAfter:
         self.count += 1
         loss = d_logistic_loss(real_logits, fake_logits)
         return loss * float("nan") if self.count > self.calls else loss
+
+
+def nan_after(calls: int) -> GANLoss:
+    """The non-saturating game whose D loss turns NaN after ``calls`` calls (``loss._target_=tests.faults.nan_after``
+    ``+loss.calls=N``)."""
+    return GANLoss(NaNAfter(calls), g_nonsaturating_loss)
 
 
 class _Unreachable:

@@ -94,7 +94,7 @@ DRIVERS: dict[str, Callable[[Path], list[str]]] = {
     "text-for-number": lambda t: ["data.batch_size=abc"],
     "zero-latent": lambda t: ["model.latent_dim=0"],
     "bad-betas": lambda t: ["optim.betas=[0.5,1.0]"],
-    "bad-channels": lambda t: ["data.channels=2"],
+    "bad-channels": lambda t: ["data=mnist", "data.channels=2"],
     "bad-ema": lambda t: ["ema.decay=1.5"],
     "zero-epochs": lambda t: ["trainer.max_epochs=0"],
     "no-gpu": lambda t: ["trainer=gpu"],
@@ -115,7 +115,7 @@ DRIVERS: dict[str, Callable[[Path], list[str]]] = {
     "dataset-absent": lambda t: ["data=mnist", "data.download=false", f"paths.data_dir={t}"],
     "download-failed": lambda t: [
         "data=mnist",
-        "data.datamodule._target_=tests.faults.OfflineMNIST",
+        "data._target_=tests.faults.OfflineMNIST",
         f"paths.data_dir={t}",
     ],
     "idx-truncated": lambda t: ["data=mnist", "data.download=false", f"paths.data_dir={truncated_idx(t)}"],
@@ -130,9 +130,8 @@ DRIVERS: dict[str, Callable[[Path], list[str]]] = {
     "output-unwritable": lambda t: [f"paths.output_dir={a_file(t) / 'run'}"],
     "group-removed": lambda t: ["~callbacks", "experiment=dcgan_mnist", f"paths.data_dir={t}"],
     "nonfinite-loss": lambda t: [
-        "loss.discriminator._target_=tests.faults.NaNAfter",
-        "loss.discriminator._partial_=false",
-        "+loss.discriminator.calls=2",
+        "loss._target_=tests.faults.nan_after",
+        "+loss.calls=2",
     ],
 }
 
@@ -173,8 +172,7 @@ def test_nonfinite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pat
     good = hashlib.sha256(last.read_bytes()).hexdigest()
     resumed = compose_config(
         tmp_path / "run", *TINY, "trainer.max_epochs=3", "ckpt_path=last",
-        "loss.discriminator._target_=tests.faults.NaNAfter", "loss.discriminator._partial_=false",
-        "+loss.discriminator.calls=1",
+        "loss._target_=tests.faults.nan_after", "+loss.calls=1",
     )  # fmt: skip
     with pytest.raises(GanforgeError, match=r"non-finite loss at training step 4 \(train/d_loss=nan"):
         train(resumed)

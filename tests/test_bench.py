@@ -45,7 +45,9 @@ def test_flops_per_image_counts_the_reference_step(tmp_path: Path) -> None:
     # backward = 2x forward, except the input gradient of a first layer whose input needs none: D's on the
     # D step's real and detached fake inputs, G's on z
     skipped = 2 * (2 * 784 * 128 + 100 * 128)
-    assert flops_per_image(cfg, data, 8) == pytest.approx(3 * forward - skipped, rel=0.01)
+    from hydra.utils import instantiate
+
+    assert flops_per_image(cfg, instantiate(cfg.data), data, 8) == pytest.approx(3 * forward - skipped, rel=0.01)
 
 
 def test_matmul_rate_is_positive_and_steps_are_sized_from_it() -> None:

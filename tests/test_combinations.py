@@ -58,7 +58,7 @@ def test_every_model_loss_regularizer_trains_one_step(tmp_path: Path, model: str
 
 
 def test_d_steps_give_each_d_update_its_own_real_batch(tmp_path: Path) -> None:
-    cfg = compose_config(tmp_path, "optim.d_steps=3", *ONE_STEP)
+    cfg = compose_config(tmp_path, "optim.d_steps=3", *ONE_STEP, "trainer.limit_train_batches=3")
     gan, datamodule, trainer = build(cfg)
     seen: list[torch.Tensor] = []
     gan.discriminator.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
@@ -106,8 +106,9 @@ def test_every_preset_runs_a_batch(tmp_path: Path, experiment: str) -> None:
     write_cifar10(tmp_path / "datasets")
     cfg = compose_config(
         tmp_path / "run", f"experiment={experiment}", f"paths.data_dir={tmp_path / 'datasets'}",
-        "data.batch_size=4", "trainer.max_epochs=1", "trainer.max_steps=-1", "trainer.limit_train_batches=1",
-        "trainer.log_every_n_steps=1", "callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL,
+        "data.batch_size=4", "trainer.max_epochs=1", "trainer.max_steps=-1", "trainer.log_every_n_steps=1",
+        "callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL,
     )  # fmt: skip
+    cfg.trainer.limit_train_batches = cfg.optim.d_steps  # one D update per batch, then the G update
     _, trainer, _ = fit(cfg)
     assert trainer.global_step == cfg.optim.d_steps + 1

@@ -66,7 +66,7 @@ def test_every_batch_is_full_and_epochs_are_reshuffled(digits: DigitsDataModule)
 
 
 def test_heldout_split_is_fixed_by_the_seed() -> None:
-    a, b, c = (DigitsDataModule(image_size=8, seed=s) for s in (0, 0, 1))
+    a, b, c = (DigitsDataModule(image_size=8, split_seed=s) for s in (0, 0, 1))
     for datamodule in (a, b, c):
         datamodule.setup()
     assert torch.equal(a.heldout_set.samples, b.heldout_set.samples)

@@ -18,14 +18,16 @@ from ganforge.metrics.distances import density_coverage, fid, kid, precision_rec
 from ganforge.metrics.evaluator import EvaluatorSettings, fingerprint
 from ganforge.metrics.names import budget_tag
 from ganforge.metrics.probe import probe_accuracy
-from ganforge.metrics.suite import is_better
+from ganforge.metrics.registry import REGISTRY, better
+
+IMAGE_METRICS = ["fid", "kid", "precision_recall", "density_coverage", "classes", "probe"]
 
 
 @pytest.fixture(scope="module")
 def digits_evaluation(evaluator_cache: Path) -> Evaluation:
     """The suite on the digits with a briefly trained evaluator (cached for the session)."""
     return Evaluation(cache_dir=str(evaluator_cache), evaluator={"steps": 150}, kid_subsets=20).prepare(
-        DigitsDataModule()
+        DigitsDataModule(metrics=IMAGE_METRICS)
     )
 
 
@@ -159,7 +161,7 @@ def test_the_evaluator_is_cached_under_a_hash_of_data_and_settings(digits_evalua
 def test_the_real_data_floor_is_near_perfect(digits_evaluation: Evaluation) -> None:
     floor = digits_evaluation.floor()
     tag = budget_tag(180)
-    assert set(floor) == {name.replace("val/", "floor/") for name in digits_evaluation.names()}
+    assert set(floor) == {name for name in digits_evaluation.directions() if name.startswith("floor/")}
     assert floor[f"floor/classes{tag}"] == 10 and floor[f"floor/precision{tag}"] > 0.8
     assert floor[f"floor/recall{tag}"] > 0.8 and floor[f"floor/fid{tag}"] < 2.0
 
@@ -168,23 +170,27 @@ def test_names_carry_the_budget() -> None:
     assert (budget_tag(180), budget_tag(2500), budget_tag(10_000)) == ("180", "2.5k", "10k")
 
 
-def test_lower_is_better_for_distances_only() -> None:
-    assert is_better("val/fid180", 1.0, 2.0) and not is_better("val/fid180", 3.0, 2.0)
-    assert is_better("val/precision180", 0.9, 0.8) and is_better("val/rkl2.5k", 0.1, 0.2)
-    assert is_better("val/kid180", 5.0, None) and not is_better("val/kid180", math.nan, None)
+def test_directions_come_from_the_registry_not_the_name(digits_evaluation: Evaluation) -> None:
+    directions = digits_evaluation.directions()
+    assert directions["val/fid180"] is False and directions["val/precision180"] is True
+    assert directions["val/class_kl180"] is False and REGISTRY["modes"].outputs["rkl"] is False
+    assert better(False, 1.0, 2.0) and not better(False, 3.0, 2.0) and better(True, 0.9, 0.8)
+    assert better(False, 5.0, None) and not better(False, math.nan, None) and not better(True, math.nan, 0.1)
 
 
 def test_inception_features_offline_say_how_to_provide_the_weights(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"needs metrics.weights_path.*pt_inception-2015-12-05.*weights_path="):
-        Evaluation(features="inception").prepare(DigitsDataModule())
+        Evaluation(features="inception").prepare(DigitsDataModule(metrics=IMAGE_METRICS))
     with pytest.raises(ConfigError, match=r"metrics.weights_path=.*does not exist"):
-        Evaluation(features="inception", weights_path=str(tmp_path / "missing.pth")).prepare(DigitsDataModule())
+        Evaluation(features="inception", weights_path=str(tmp_path / "missing.pth")).prepare(
+            DigitsDataModule(metrics=IMAGE_METRICS)
+        )
 
 
 def test_metrics_json_of_a_tiny_run(tiny_cfg, tmp_path: Path) -> None:
     from ganforge.train import train
 
-    metrics = train(tiny_cfg("trainer.max_epochs=2", "metrics.every_n_epochs=1", "objective=best/fid180"))
+    metrics = train(tiny_cfg("trainer.max_epochs=2", "callbacks.evaluation.every_n_epochs=1", "objective=best/fid180"))
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["evaluations"] == 2 and report["budget"] == 180 and report["seconds_per_evaluation"] > 0
     values = report["metrics"]

@@ -63,18 +63,23 @@ def test_d_update_leaves_g_unchanged_and_g_update_leaves_d_unchanged(tiny_cfg) -
     assert all(p.requires_grad for p in gan.discriminator.parameters()), "D must be unfrozen after G's step"
 
 
-def test_the_first_nonfinite_step_is_remembered_on_the_host_and_on_the_device(tiny_cfg) -> None:
-    """The CPU check (plain Python) and the device check (no host sync) agree: the first step with a
-    non-finite loss and its last D and G losses are kept, later ones ignored, finite steps never recorded."""
-    steps = [([0.5], 1.0), ([0.4, 0.3], 2.0), ([float("nan")], 1.5), ([0.2], float("inf")), ([0.1], 0.9)]
+def test_the_first_nonfinite_step_is_remembered_on_the_host_and_on_the_device() -> None:
+    """The guard's CPU check (plain Python) and device check (no host sync) agree: the first step with a
+    non-finite loss and its D and G losses are kept, later ones ignored, finite steps never recorded."""
+    from ganforge.callbacks import NonFiniteGuard
+
+    steps = [(0.5, 1.0), (0.3, 2.0), (float("nan"), 1.5), (0.2, float("inf")), (0.1, 0.9)]
     found = []
-    for track in ("track_nonfinite", "track_nonfinite_on_device"):
-        gan = build(tiny_cfg(name=track))[0]
-        assert gan.nonfinite() is None
-        for step, (d_losses, g_loss) in enumerate(steps):
-            getattr(gan, track)(step, [torch.tensor(v) for v in d_losses], torch.tensor(g_loss))
+    for on_host in (True, False):
+        guard = NonFiniteGuard()
+        for step, (d_loss, g_loss) in enumerate(steps):
+            outputs = {"d_loss": torch.tensor(d_loss), "g_loss": torch.tensor(g_loss)}
+            if on_host:
+                guard.record_on_host(step, outputs, list(outputs.values()))
+            else:
+                guard.record_on_device(step, torch.stack(list(outputs.values())))
             if step == 1:
-                assert gan.nonfinite() is None
-        found.append(gan.nonfinite())
+                assert guard.found() is None
+        found.append(guard.found())
     assert found[0][0] == found[1][0] == 2 and found[0][2] == found[1][2] == 1.5
     assert torch.isnan(torch.tensor([found[0][1], found[1][1]])).all()

@@ -1,6 +1,5 @@
 """Losses against values computed by hand, and the signs (and saturation) of their gradients."""
 
-import functools
 import math
 
 import pytest
@@ -9,14 +8,19 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ganforge.losses import (
+    GANLoss,
     d_hinge_loss,
     d_least_squares_loss,
     d_logistic_loss,
+    d_relativistic_average_loss,
+    d_relativistic_pairing_loss,
     d_wasserstein_loss,
     g_hinge_loss,
     g_least_squares_loss,
     g_minimax_loss,
     g_nonsaturating_loss,
+    g_relativistic_average_loss,
+    g_relativistic_pairing_loss,
 )
 from ganforge.train import CONFIG_DIR
 
@@ -129,15 +133,57 @@ def test_least_squares_losses() -> None:
     assert grad_of(g_least_squares_loss, fake)[0].tolist() == [0.0, -1.0]  # pushes the rejected fake up
 
 
-@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIG_DIR / "loss").glob("*.yaml")))
-def test_loss_presets_call_plain_functions(preset: str) -> None:
-    """Hydra's partial objects re-check their target policy on every call (~85 us, twice per training step);
-    GANLoss keeps plain partials of the configured functions, which give the same values."""
+PRESETS = sorted(p.stem for p in (CONFIG_DIR / "loss").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_loss_preset_is_one_target_that_builds_a_game(preset: str) -> None:
+    """A loss option is one line (its factory); the game sees both sides and declares what it needs."""
     node = OmegaConf.load(CONFIG_DIR / "loss" / f"{preset}.yaml")
+    assert set(node) == {"_target_"}
     loss = instantiate(node)
-    configured = instantiate(node.discriminator), instantiate(node.generator)
-    assert type(loss.discriminator) is functools.partial and type(loss.generator) is functools.partial
-    assert loss.discriminator.func is configured[0].func and loss.generator.func is configured[1].func
+    assert isinstance(loss, GANLoss)
     real, fake = torch.randn(8, 1), torch.randn(8, 1)
-    assert torch.equal(loss.discriminator(real, fake), configured[0](real, fake))
-    assert torch.equal(loss.generator(fake), configured[1](fake))
+    assert loss.discriminator(real, fake).shape == ()
+    assert loss.generator(fake, real if loss.generator_reads_real else None).shape == ()
+    assert loss.needs_lipschitz == (preset == "wasserstein")
+    assert loss.generator_reads_real == (preset in ("relativistic", "rpgan"))
+
+
+# --- relativistic losses: values by hand ------------------------------------------------------------------------
+
+
+def test_relativistic_average_losses_by_hand() -> None:
+    real, fake = logits(2.0, 0.0), logits(-1.0, 1.0)  # mean real 1, mean fake 0
+    # D: softplus(-(r - 0)) for r in (2, 0) and softplus(f - 1) for f in (-1, 1), each averaged
+    d_expected = (softplus(-2) + softplus(0)) / 2 + (softplus(-2) + softplus(0)) / 2
+    assert d_relativistic_average_loss(real, fake).item() == pytest.approx(d_expected, rel=1e-12)
+    # G: the same with the roles swapped: softplus(-(f - 1)) and softplus(r - 0)
+    g_expected = (softplus(2) + softplus(0)) / 2 + (softplus(2) + softplus(0)) / 2
+    assert g_relativistic_average_loss(fake, real).item() == pytest.approx(g_expected, rel=1e-12)
+    # equal outputs everywhere: D cannot tell real from fake, both losses are 2 log 2
+    same = logits(0.3, 0.3)
+    assert d_relativistic_average_loss(same, same).item() == pytest.approx(2 * LOG2)
+    fake_grad = grad_of(lambda f: g_relativistic_average_loss(f, real.detach()), logits(-1.0, 1.0))[0]
+    assert (fake_grad < 0).all()  # G pushes its fakes' scores up
+
+
+def test_relativistic_pairing_losses_by_hand() -> None:
+    real, fake = logits(2.0, 0.0), logits(-1.0, 1.0)  # pairs (2, -1) and (0, 1)
+    d_expected = (softplus(-3) + softplus(1)) / 2
+    g_expected = (softplus(3) + softplus(-1)) / 2
+    assert d_relativistic_pairing_loss(real, fake).item() == pytest.approx(d_expected, rel=1e-12)
+    assert g_relativistic_pairing_loss(fake, real).item() == pytest.approx(g_expected, rel=1e-12)
+    # the loss depends only on the difference of each pair: shifting both sides changes nothing
+    assert d_relativistic_pairing_loss(real + 5, fake + 5).item() == pytest.approx(d_expected, rel=1e-12)
+    real_grad, fake_grad = grad_of(d_relativistic_pairing_loss, logits(2.0, 0.0), logits(-1.0, 1.0))
+    assert torch.allclose(real_grad, -fake_grad)  # D moves each pair apart, symmetrically
+
+
+def test_a_relativistic_generator_loss_without_real_outputs_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs D's outputs on real data"):
+        g_relativistic_pairing_loss(logits(0.0), None)
+
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))

@@ -67,6 +67,8 @@ class DiffAugment:
     An empty policy is the identity. Works on images (N, C, H, W).
     """
 
+    kinds = ("images",)  # the data kinds it applies to (GANDataModule.kind); validation reads it
+
     def __init__(self, policy: Sequence[str] = ("color", "translation", "cutout")) -> None:
         unknown = [name for name in policy if name not in POLICIES]
         if unknown:

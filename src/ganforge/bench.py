@@ -34,6 +34,7 @@ from rich.table import Table
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
+from ganforge.data import GANDataModule
 from ganforge.perf import reuse_freed_memory, skip_nvml_probe_without_gpu
 from ganforge.train import CONFIG_DIR, build, build_gan
 
@@ -52,7 +53,7 @@ class StepTimer(L.Callback):
         self.end: float | None = None
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Tensor, i: int) -> None:
-        if self.start is None and trainer.fit_loop.epoch_loop._batches_that_stepped == self.warmup:
+        if self.start is None and pl_module.discriminator_updates == self.warmup:
             self.start = time.perf_counter()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -64,7 +65,7 @@ def loop_config(cfg: DictConfig, batch_size: int, steps: int, output_dir: Path) 
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.data.batch_size = batch_size
-        cfg.trainer.max_steps = steps * (cfg.optim.d_steps + 1)  # global_step counts optimizer steps
+        cfg.trainer.max_steps = steps + steps // cfg.optim.d_steps  # global_step counts optimizer steps of D and G
         cfg.trainer.max_epochs = -1
         cfg.trainer.enable_model_summary = False
         cfg.trainer.enable_checkpointing = False  # else Lightning adds its own per-epoch checkpoint
@@ -99,17 +100,19 @@ def reference_step(generator, discriminator, loss, opt_g, opt_d, real: Tensor, l
     opt_g.step()
 
 
-def reference_parts(cfg: DictConfig, data: Tensor) -> tuple:
-    gan = build_gan(cfg, tuple(data.shape[1:]))
+def reference_parts(cfg: DictConfig, datamodule: GANDataModule) -> tuple:
+    gan = build_gan(cfg, datamodule)
     opt_g = torch.optim.Adam(gan.generator.parameters(), lr=cfg.optim.lr_g, betas=tuple(cfg.optim.betas))
     opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=cfg.optim.lr_d, betas=tuple(cfg.optim.betas))
     return gan.generator, gan.discriminator, gan.loss, opt_g, opt_d
 
 
-def time_reference(cfg: DictConfig, data: Tensor, batch_size: int, warmup: int, steps: int) -> float:
+def time_reference(
+    cfg: DictConfig, datamodule: GANDataModule, data: Tensor, batch_size: int, warmup: int, steps: int
+) -> float:
     """Images per second of the plain loop over the same in-memory training tensor."""
     torch.manual_seed(cfg.seed)
-    parts = reference_parts(cfg, data)
+    parts = reference_parts(cfg, datamodule)
     latent_dim = parts[0].latent_dim
     done, start = 0, None
     while done < warmup + steps:
@@ -124,9 +127,9 @@ def time_reference(cfg: DictConfig, data: Tensor, batch_size: int, warmup: int, 
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def flops_per_image(cfg: DictConfig, data: Tensor, batch_size: int) -> float:
+def flops_per_image(cfg: DictConfig, datamodule: GANDataModule, data: Tensor, batch_size: int) -> float:
     """FLOPs of one reference training step (D step + G step), per image, counted by torch."""
-    parts = reference_parts(cfg, data)
+    parts = reference_parts(cfg, datamodule)
     counter = FlopCounterMode(display=False)
     with counter:
         reference_step(*parts, data[:batch_size], parts[0].latent_dim)
@@ -191,17 +194,17 @@ def bench_one(cfg: DictConfig, batch_size: int) -> Result:
     datamodule.setup("fit")
     data = datamodule.train_set[list(range(len(datamodule.train_set)))]
     # Size every run from a short measurement, so each lasts about bench.seconds_per_run.
-    rate = time_reference(cfg, data, batch_size, warmup=1, steps=2)
+    rate = time_reference(cfg, datamodule, data, batch_size, warmup=1, steps=2)
     steps = steps_for(settings.seconds_per_run, rate, batch_size)
     ours, reference = [], []
     for _ in range(settings.pairs):
         ours.append(time_ours(cfg, batch_size, settings.warmup_steps, steps))
-        reference.append(time_reference(cfg, data, batch_size, settings.warmup_steps, steps))
+        reference.append(time_reference(cfg, datamodule, data, batch_size, settings.warmup_steps, steps))
     return Result(
         model=cfg.model.name, shape=tuple(data.shape[1:]), batch_size=batch_size, threads=torch.get_num_threads(),
         pairs=settings.pairs, steps=steps, ours=ours, reference=reference,
         ratios=[a / b for a, b in zip(ours, reference, strict=True)],
-        gflops=matmul_gflops(), flops_per_image=flops_per_image(cfg, data, batch_size),
+        gflops=matmul_gflops(), flops_per_image=flops_per_image(cfg, datamodule, data, batch_size),
     )  # fmt: skip
 
 

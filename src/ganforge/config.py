@@ -63,64 +63,223 @@ def _epochs(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Rule:
+    """What a config key allows: checked before anything is built. ``bad`` holds a value of the wrong type and
+    one out of range (as command-line overrides): the test that walks every key sets both and expects this rule
+    to refuse them."""
+
     key: str
     allowed: str
     example: str
     check: Callable[[Any], bool]
+    bad: tuple[str, str] = ("abc", "-5")
 
+
+def _seed(value: Any) -> bool:
+    return _is_int(value) and 0 <= value < 2**32  # numpy's and Lightning's seed range
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _list_of(check: Callable[[Any], bool], min_length: int = 1) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, (list, ListConfig)) and len(value) >= min_length and all(map(check, value))
+
+
+def _registered_metric(value: Any) -> bool:
+    from ganforge.metrics import REGISTRY
+
+    return value in REGISTRY
+
+
+def _diffaugment_policy(value: Any) -> bool:
+    from ganforge.augment import POLICIES
+
+    return value in POLICIES
+
+
+def _limit_batches(value: Any) -> bool:
+    return (_is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
+
+
+def _devices(value: Any) -> bool:
+    return (_is_int(value) and value >= 1) or value == "auto"
+
+
+def _boolean(key: str, example: str = "true") -> Rule:
+    return Rule(key, "true or false", example, _one_of(True, False), ("maybe", "2"))
+
+
+def _int(key: str, low: int, example: str, allowed: str | None = None) -> Rule:
+    return Rule(key, allowed or f"an integer >= {low}", example, _int_at_least(low), ("abc", str(min(low - 1, -5))))
+
+
+def _text(key: str, allowed: str, example: str) -> Rule:
+    return Rule(key, allowed, example, _non_empty_string, ("[1]", "''"))
+
+
+BOOLEAN_KEYS = (
+    "ema.warmup",
+    "optim.fused",
+    "speedups",
+    "model.discriminator.spectral_norm",
+    "model.discriminator.minibatch_std",
+    "model.discriminator.batch_norm",
+    "data.download",
+    "data.skip_corrupt",
+    "trainer.deterministic",
+    "trainer.detect_anomaly",
+)
+TEXT_KEYS = {
+    "model.name": ("a non-empty name", "mlp"),
+    "data.name": ("a non-empty name", "ring8"),
+    "regularizer.name": ("a non-empty name", "r1"),
+    "augment.name": ("a non-empty name", "diffaugment"),
+    "paths.log_dir": ("a folder for run outputs", "outputs"),
+    "data.path": ("a folder of images", "/data/my_images"),
+    "data.root": ("a folder for the dataset files", "data"),
+}
 
 RULES: tuple[Rule, ...] = (
-    Rule("seed", "an integer", "0", _is_int),
-    Rule("optim.lr_g", "a finite number > 0", "2e-4", _positive_number),
-    Rule("optim.lr_d", "a finite number > 0", "2e-4", _positive_number),
-    Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas),
-    Rule("optim.d_steps", "an integer >= 1", "1", _int_at_least(1)),
-    Rule("optim.fused", "true or false", "false", _one_of(True, False)),
+    Rule("seed", "an integer in [0, 2^32)", "0", _seed, ("abc", "-1")),
+    Rule("optim.lr_g", "a finite number > 0", "2e-4", _positive_number, ("abc", "-1")),
+    Rule("optim.lr_d", "a finite number > 0", "2e-4", _positive_number, ("abc", "0")),
+    Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas, ("0.5", "[0.5,1.0]")),
+    _int("optim.d_steps", 1, "1"),
     Rule(
         "trainer.precision",
         "32-true, bf16-mixed, 16-mixed, bf16-true or 64-true",
         "bf16-mixed",
         _one_of("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"),
+        ("[32]", "8-true"),
     ),
-    Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", lambda v: v is None or _fraction(v)),
-    Rule("ema.warmup", "true or false", "true", _one_of(True, False)),
-    Rule("regularizer.gamma", "a finite number >= 0", "10", _non_negative_number),
-    Rule("regularizer.every", "an integer >= 1", "16", _int_at_least(1)),
-    Rule("regularizer.weight", "a finite number >= 0", "10", _non_negative_number),
-    Rule("model.width", "an integer >= 1", "64", _int_at_least(1)),
-    Rule("model.discriminator.pack", "an integer >= 1", "2", _int_at_least(1)),
-    Rule("model.discriminator.spectral_norm", "true or false", "true", _one_of(True, False)),
-    Rule("model.discriminator.minibatch_std", "true or false", "true", _one_of(True, False)),
-    Rule("data.batch_size", "an integer >= 1", "128", _int_at_least(1)),
-    Rule("data.image_size", "an integer >= 8", "28", _int_at_least(8)),
-    Rule("data.channels", "1 (grey) or 3 (RGB)", "3", _one_of(1, 3)),
-    Rule("data.num_workers", "an integer >= 0", "0", _int_at_least(0)),
-    Rule("data.holdout_fraction", "a number in [0, 1)", "0.1", _fraction),
+    Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", _optional(_fraction), ("abc", "1.5")),
+    Rule("regularizer.gamma", "a finite number >= 0", "10", _non_negative_number, ("abc", "-1")),
+    _int("regularizer.every", 1, "16"),
+    Rule("regularizer.weight", "a finite number >= 0", "10", _non_negative_number, ("abc", "-1")),
     Rule(
-        "data.output_activation", "tanh (samples in [-1, 1]) or linear (unbounded)", "tanh", _one_of("tanh", "linear")
+        "augment.policy",
+        "a list of DiffAugment policies (color, translation, cutout)",
+        "[color,translation]",
+        _list_of(_diffaugment_policy, min_length=0),
+        ("color", "[foo]"),
     ),
-    Rule("data.preview_samples", "an integer >= 1", "64", _int_at_least(1)),
-    Rule("data.path", "a folder of images", "/data/my_images", _non_empty_string),
-    Rule("data.root", "a folder for the dataset files", "data", _non_empty_string),
-    Rule("data.download", "true or false", "false", _one_of(True, False)),
-    Rule("data.skip_corrupt", "true or false", "true", _one_of(True, False)),
-    Rule("data.cache_limit_mb", "a finite number >= 0 (0: never cache)", "2048", _non_negative_number),
-    Rule("data.num_samples", "an integer >= 1", "100000", _int_at_least(1)),
-    Rule("data.std", "a finite number > 0", "0.01", _positive_number),
-    Rule("model.latent_dim", "an integer >= 1", "100", _int_at_least(1)),
-    Rule("model.hidden_dim", "an integer >= 1", "128", _int_at_least(1)),
-    Rule("model.num_layers", "an integer >= 1", "2", _int_at_least(1)),
-    Rule("model.negative_slope", "a finite number >= 0", "0.2", _non_negative_number),
-    Rule("trainer.max_epochs", "an integer >= 1, or -1 for no limit", "25", _epochs),
-    Rule("trainer.max_steps", "an integer >= 1, or -1 for no limit (optimizer steps)", "-1", _epochs),
-    Rule("trainer.log_every_n_steps", "an integer >= 1", "10", _int_at_least(1)),
-    Rule("callbacks.sample_grid.every_n_epochs", "an integer >= 1", "1", _int_at_least(1)),
+    _int("model.width", 1, "64"),
+    _int("model.generator.width", 1, "256"),
+    _int("model.discriminator.width", 1, "128"),
+    _int("model.discriminator.pack", 1, "2"),
     Rule(
+        "model.generator.output_activation",
+        "null (what the data calls for), tanh or linear",
+        "tanh",
+        _one_of(None, "tanh", "linear"),
+        ("[1]", "relu"),
+    ),
+    _int("data.batch_size", 1, "128"),
+    _int("data.image_size", 8, "28"),
+    Rule("data.channels", "1 (grey) or 3 (RGB)", "3", _one_of(1, 3), ("abc", "2")),
+    _int("data.num_workers", 0, "0"),
+    Rule("data.holdout_fraction", "a number in [0, 1)", "0.1", _fraction, ("abc", "1.0")),
+    _int("data.split_seed", 0, "0"),
+    Rule(
+        "data.metrics",
+        "a list of registered metric names (src/ganforge/metrics/registry.py)",
+        "[fid,kid]",
+        _list_of(_registered_metric, min_length=0),
+        ("fid", "[nope]"),
+    ),
+    _int("data.preview.num_samples", 1, "64"),
+    Rule("data.cache_limit_mb", "a finite number >= 0 (0: never cache)", "2048", _non_negative_number, ("abc", "-1")),
+    _int("data.num_samples", 1, "100000"),
+    Rule("data.std", "a finite number > 0", "0.01", _positive_number, ("abc", "0")),
+    _int("data.centers.num_modes", 1, "8"),
+    Rule("data.centers.radius", "a finite number > 0", "1.0", _positive_number, ("abc", "-1")),
+    Rule("data.centers.values", "a list of numbers", "[-4,-2,0,2,4]", _list_of(_is_number), ("4", "[]")),
+    _int("model.latent_dim", 1, "100"),
+    _int("model.hidden_dim", 1, "128"),
+    _int("model.num_layers", 1, "2"),
+    Rule("model.negative_slope", "a finite number >= 0", "0.2", _non_negative_number, ("abc", "-1")),
+    Rule("trainer.max_epochs", "an integer >= 1, or -1 for no limit", "25", _epochs, ("abc", "0")),
+    Rule("trainer.max_steps", "an integer >= 1, or -1 for no limit (optimizer steps)", "-1", _epochs, ("abc", "0")),
+    _int("trainer.log_every_n_steps", 1, "10"),
+    Rule(
+        "trainer.limit_train_batches",
+        "a fraction in (0, 1] or a number of batches >= 1",
+        "1.0",
+        _limit_batches,
+        ("abc", "0"),
+    ),
+    _int("trainer.num_sanity_val_steps", 0, "0"),
+    Rule(
+        "trainer.accelerator",
+        "auto, cpu, gpu, cuda, mps or tpu",
+        "cpu",
+        _one_of("auto", "cpu", "gpu", "cuda", "mps", "tpu"),
+        ("[1]", "abacus"),
+    ),
+    Rule("trainer.devices", "an integer >= 1, or auto", "1", _devices, ("[abc]", "0")),
+    _int("trainer.num_nodes", 1, "1"),
+    Rule(
+        "trainer.strategy.process_group_backend",
+        "null (nccl on GPUs, gloo on CPUs), nccl, gloo or mpi",
+        "gloo",
+        _one_of(None, "nccl", "gloo", "mpi"),
+        ("[1]", "carrier-pigeon"),
+    ),
+    _int("callbacks.sample_grid.every_n_epochs", 1, "1"),
+    _int("callbacks.last_checkpoint.every_n_epochs", 1, "1"),
+    _int(
         "callbacks.periodic_checkpoint.every_n_epochs",
-        "an integer >= 2 (last.ckpt is already written every epoch)",
+        2,
         "10",
-        _int_at_least(2),
+        "an integer >= 2 (last.ckpt is already written every epoch)",
     ),
+    _int("callbacks.evaluation.every_n_epochs", 1, "20"),
+    _int("callbacks.progress_bar.refresh_rate", 0, "5", "an integer >= 0 (0: no updates)"),
+    _int("callbacks.model_summary.max_depth", -1, "2", "an integer >= -1 (-1: every layer)"),
+    Rule("metrics.features", "evaluator or inception", "evaluator", _one_of("evaluator", "inception"), ("[1]", "vgg")),
+    Rule(
+        "metrics.weights_path",
+        "null or the path of a weights file",
+        "/data/pt_inception.pth",
+        _optional(_non_empty_string),
+        ("[1]", "''"),
+    ),
+    Rule(
+        "metrics.num_samples",
+        "null (the held-out set's size) or an integer >= 2",
+        "1000",
+        _optional(_int_at_least(2)),
+        ("abc", "1"),
+    ),
+    _int("metrics.precision_k", 1, "3"),
+    _int("metrics.density_k", 1, "5"),
+    _int("metrics.kid_subsets", 1, "100"),
+    Rule("metrics.probe_labels", "a list of integers >= 1", "[1,10,100]", _list_of(_int_at_least(1)), ("10", "[0]")),
+    _int("metrics.probe_draws", 1, "5"),
+    _int("metrics.seed", 0, "0"),
+    _int("metrics.evaluator.feature_dim", 1, "64"),
+    _int("metrics.evaluator.steps", 1, "600"),
+    _int("metrics.evaluator.batch_size", 1, "128"),
+    Rule("metrics.evaluator.lr", "a finite number > 0", "1e-3", _positive_number, ("abc", "-1")),
+    _int("metrics.evaluator.seed", 0, "0"),
+    Rule("ckpt_path", "null, last, or the path of a .ckpt file", "last", _optional(_non_empty_string), ("[1]", "''")),
+    Rule(
+        "objective",
+        "null or a metric name (e.g. best/fid180)",
+        "best/fid180",
+        _optional(_non_empty_string),
+        ("[1]", "''"),
+    ),
+    Rule(
+        "compare_metrics",
+        "a list of metric names",
+        "[train/d_loss]",
+        _list_of(_non_empty_string, 0),
+        ("train/d_loss", "['']"),
+    ),
+    *(_boolean(key) for key in BOOLEAN_KEYS),
+    *(_text(key, allowed, example) for key, (allowed, example) in TEXT_KEYS.items()),
 )
 
 _ABSENT = object()
@@ -139,6 +298,8 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
             )
             continue
         value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value)
         if value is not _ABSENT and not rule.check(value):
             problems.append(
                 f"{rule.key}={value!r} is invalid: it must be {rule.allowed} (for example {rule.key}={rule.example})."
@@ -163,24 +324,35 @@ def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tup
         )
 
 
-def check_combinations(cfg: DictConfig, discriminator: nn.Module, data_shape: tuple[int, ...]) -> None:
-    """Values that are valid alone but not together (checked once the networks exist, before any data)."""
+def check_combinations(
+    cfg: DictConfig, datamodule: Any, discriminator: nn.Module, loss: Any, regularizer: Any, augment: Any
+) -> None:
+    """Values that are valid alone but not together, read from what the built objects declare (checked once the
+    networks exist, before any data is read)."""
     pack = getattr(discriminator, "pack", 1)
-    if cfg.data.batch_size % pack:
+    if datamodule.batch_size % pack:
         raise ConfigError(
-            f"data.batch_size={cfg.data.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
+            f"data.batch_size={datamodule.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
             f"groups of {pack} samples. Choose a batch size divisible by {pack}."
         )
-    regularizer = OmegaConf.select(cfg, "regularizer.name", default="none")
-    lipschitz = regularizer == "gradient_penalty" or bool(getattr(discriminator, "spectral_norm_applied", False))
-    if str(OmegaConf.select(cfg, "loss.discriminator._target_")).endswith("d_wasserstein_loss") and not lipschitz:
+    lipschitz = getattr(regularizer, "provides_lipschitz", False) or getattr(discriminator, "lipschitz", False)
+    if loss.needs_lipschitz and not lipschitz:
         raise ConfigError(
-            "loss=wasserstein needs a Lipschitz constraint on D, or its critic values grow without bound: add "
-            "regularizer=gradient_penalty (WGAN-GP) or model.discriminator.spectral_norm=true."
+            f"loss={_choice(cfg, 'loss')} needs a Lipschitz constraint on D, or its critic values grow without bound: "
+            "add regularizer=gradient_penalty (WGAN-GP) or model.discriminator.spectral_norm=true."
         )
-    augment = OmegaConf.select(cfg, "augment", default=None)
-    if augment is not None and "_target_" in augment and len(data_shape) != 3:
+    if augment is not None and datamodule.kind not in augment.kinds:
         raise ConfigError(
-            f"augment={augment.name} works on images, but data={cfg.data.name} gives samples of shape "
-            f"{data_shape}; use augment=none."
+            f"augment={cfg.augment.name} works on {', '.join(augment.kinds)}, but data={datamodule.name} gives "
+            f"{datamodule.kind} of shape {datamodule.shape}; use augment=none."
         )
+
+
+def _choice(cfg: DictConfig, group: str) -> str:
+    """The option a group was given (``loss=wasserstein``), where Hydra recorded it; else its target's name."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().runtime.choices[group]
+    except ValueError:  # composed outside a Hydra app (tests, notebooks)
+        return str(OmegaConf.select(cfg, f"{group}._target_", default=group)).rpartition(".")[2]

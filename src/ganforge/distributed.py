@@ -6,17 +6,22 @@ reaches G, G's update freezes D), which DDP's reducer rejects ("parameters that 
 loss", Lightning issues #20328 and #20866), with or without ``find_unused_parameters=True``.
 
 ``GradientAllReduceDDP`` keeps Lightning's process launching, process group, distributed sampler and rank-zero
-logging, but wraps nothing: after each backward the GAN averages the gradients of the network it is about to
-update across ranks in one all-reduce (StyleGAN2-ADA does the same), just before ``optimizer.step``. That works
+logging, but wraps nothing: every ``optimizer.step`` (Lightning routes it through ``Strategy.optimizer_step``)
+first averages the gradients of that optimizer's parameters across ranks in one all-reduce (StyleGAN2-ADA does
+the same), so the GAN module knows nothing of it. That works
 for any number of forward and backward passes per step (gradient penalties, R1's double backward, packed or
 batch-normalised discriminators). Its measured cost against the alternatives is in the README ("Scaling up").
 """
+
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from lightning.pytorch.overrides.distributed import _sync_module_states
 from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
+from torch.optim import Optimizer
 
 
 class GradientAllReduceDDP(DDPStrategy):
@@ -28,13 +33,19 @@ class GradientAllReduceDDP(DDPStrategy):
     def configure_ddp(self) -> None:
         _sync_module_states(self.model)  # identical starting weights and buffers on every rank
 
-    def average_gradients(self, module: nn.Module) -> None:
-        """Average ``module``'s gradients over all ranks, in place (one all-reduce of one flat buffer)."""
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        if not grads or self.world_size == 1:
-            return
-        flat = torch.cat([grad.reshape(-1) for grad in grads])
-        dist.all_reduce(flat)
-        flat /= self.world_size
-        for grad, average in zip(grads, flat.split([grad.numel() for grad in grads]), strict=True):
-            grad.copy_(average.view_as(grad))
+    def optimizer_step(self, optimizer: Optimizer, closure: Callable[[], Any], model: Any = None, **kwargs: Any) -> Any:
+        params = [p for group in getattr(optimizer, "param_groups", []) for p in group["params"]]
+        average_gradients(params, self.world_size)
+        return super().optimizer_step(optimizer, closure, model, **kwargs)
+
+
+def average_gradients(params: list[nn.Parameter], world_size: int) -> None:
+    """Average the parameters' gradients over all ranks, in place (one all-reduce of one flat buffer)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads or world_size == 1:
+        return
+    flat = torch.cat([grad.reshape(-1) for grad in grads])
+    dist.all_reduce(flat)
+    flat /= world_size
+    for grad, average in zip(grads, flat.split([grad.numel() for grad in grads]), strict=True):
+        grad.copy_(average.view_as(grad))

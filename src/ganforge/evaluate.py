@@ -35,18 +35,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Every metric of the checkpoint's sampler (EMA when the run used it), the floor and the linear probe."""
     run_dir, checkpoint = locate(cfg.ckpt)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)
-    evaluation = instantiate(cfg.metrics.evaluation).prepare(load_datamodule(run_cfg, run_dir))
+    evaluation = instantiate(cfg.metrics).prepare(load_datamodule(run_cfg, run_dir))
     if not evaluation.ready:
         return {}
     start = time.perf_counter()
     values = evaluation.measure(gan)
     seconds = time.perf_counter() - start
     values |= evaluation.floor()
-    if cfg.metrics.probe:
-        run_config = OmegaConf.to_container(run_cfg, resolve=True)
-        values |= evaluation.probe(
-            {"d": gan.discriminator, "random_d": random_discriminator(run_config, evaluation.seed + 1)}
-        )
+    run_config = OmegaConf.to_container(run_cfg, resolve=True)
+    baseline = random_discriminator(run_config, gan.discriminator, evaluation.seed + 1)
+    values |= evaluation.at_end({"d": gan.discriminator} | ({"random_d": baseline} if baseline is not None else {}))
     report = {
         "checkpoint": str(checkpoint),
         "budget": evaluation.budget,
@@ -54,6 +52,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         "evaluator_heldout_accuracy": evaluation.evaluator_accuracy,
         "seconds_per_evaluation": seconds,
         "metrics": values,
+        "higher_is_better": {name: up for name, up in evaluation.directions().items() if name in values},
     }
     output = Path(cfg.paths.output_dir) / "metrics.json"
     output.write_text(json.dumps(report, indent=2) + "\n")

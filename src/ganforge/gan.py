@@ -1,6 +1,6 @@
-"""The GAN LightningModule: orchestrates the discriminator and generator updates; owns no formulas."""
+"""The GAN LightningModule: the adversarial step (a D update on every batch, a G update every ``d_steps``); owns no
+formulas and reads nothing of Lightning's private state."""
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ class Regularizer(Protocol):
 
     name: str
     needs_real_grad: bool
+    provides_lipschitz: bool
 
     def __call__(
         self, discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, real_logits: Tensor, step: int
@@ -27,12 +28,12 @@ class Regularizer(Protocol):
 
 
 class GAN(L.LightningModule):
-    """Adversarial training with manual optimization: per training step, ``d_steps`` D updates (each on its own
-    real batch), then one G update.
+    """Adversarial training with manual optimization: every batch is one D update (real batch vs. detached fakes);
+    every ``d_steps``-th batch is also followed by one G update through the updated D, on that batch's fakes.
 
-    Step units: a training step consumes ``d_steps`` batches. Lightning's ``global_step`` counts *optimizer*
-    steps, ``d_steps + 1`` per training step (so ``max_steps`` is in those units), while the step axis of
-    logged scalars and images counts *training steps* (= G updates).
+    Counters, kept by the module and checkpointed: ``discriminator_updates`` (= batches trained) and
+    ``generator_updates``, the step axis of everything ganforge logs. Lightning's ``global_step`` counts optimizer
+    steps of both networks (``max_steps`` is in those units).
     """
 
     def __init__(
@@ -60,12 +61,10 @@ class GAN(L.LightningModule):
         self.d_steps = d_steps
         # A submodule, so its weights are in every checkpoint.
         self.generator_ema = averaged_generator(generator, ema_decay, ema_warmup) if ema_decay else None
+        self.generator_updates = 0
+        self.discriminator_updates = 0
         # The resolved run config, stored in every checkpoint so that a checkpoint describes itself.
         self.run_config: dict[str, Any] | None = None
-        # The first training step with a non-finite loss, and its losses; updated on the device, read only
-        # every few steps by NonFiniteGuard, so detection costs no host sync per step.
-        self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
-        self.register_buffer("first_nonfinite_losses", torch.zeros(2), persistent=False)
 
     @property
     def latent_dim(self) -> int:
@@ -92,84 +91,56 @@ class GAN(L.LightningModule):
     def configure_optimizers(self) -> list[Optimizer]:
         return [self.optimizer_g(self.generator.parameters()), self.optimizer_d(self.discriminator.parameters())]
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+    def training_step(self, real: Tensor, batch_idx: int) -> dict[str, Tensor]:
+        """One D update on this batch and, every ``d_steps`` batches, one G update; returns the detached losses
+        (read by the non-finite guard)."""
         opt_g, opt_d = self.optimizers()
-        step = self.global_step // (self.d_steps + 1)
-        log_now = self.logging_step()
-        d_losses = []
-        reals = batch.chunk(self.d_steps)
-        for i, real in enumerate(reals):
-            last = i == len(reals) - 1
-            d_metrics, fake = self.discriminator_step(real, opt_d, step * self.d_steps + i, keep_fake=last)
-            d_losses.append(d_metrics["d_loss"])
-        g_loss = self.generator_step(fake, opt_g)
-        if self.generator_ema is not None:
-            self.generator_ema.update_parameters(self.generator)
-        self.track_nonfinite(step, d_losses, g_loss)
-        if log_now:
-            values = {"train/d_loss": d_metrics.pop("d_loss"), "train/g_loss": g_loss}
-            values |= {f"train/{name}": value() if callable(value) else value for name, value in d_metrics.items()}
-            self.write_scalars(values)
+        update_g = (self.discriminator_updates + 1) % self.d_steps == 0
+        scalars, fake = self.discriminator_step(real, opt_d, keep_fake=update_g)
+        self.discriminator_updates += 1
+        losses = {"d_loss": scalars["d_loss"]()}
+        if update_g:
+            losses["g_loss"] = self.generator_step(fake, real, opt_g)
+            self.generator_updates += 1
+            if self.generator_ema is not None:
+                self.generator_ema.update_parameters(self.generator)
+            every = self.trainer.log_every_n_steps
+            if every > 0 and self.generator_updates % every == 0:
+                self.write_scalars({"train/g_loss": losses["g_loss"]} | {f"train/{k}": v() for k, v in scalars.items()})
+        return losses
 
     def write_scalars(self, values: dict[str, Tensor]) -> None:
-        """Send one training step's scalars to the loggers, the progress bar and ``trainer.callback_metrics``.
+        """Send one step's scalars to the loggers (step axis: G updates), the progress bar and
+        ``trainer.callback_metrics``.
 
         What ``self.log(on_step=True)`` does, at a fraction of its cost: Lightning moves its whole per-key
         result object to the value's device on every call (~0.6 ms per value here, ~8% of a reference MLP step
         at batch 128). One host transfer for all values, only on the steps that are written.
         """
         numbers = dict(zip(values, torch.stack([v.float() for v in values.values()]).tolist(), strict=True))
-        step = self.trainer.fit_loop.epoch_loop._batches_that_stepped + 1  # Lightning's step axis after this step
         for logger in self.loggers:
-            logger.log_metrics(numbers | {"epoch": self.current_epoch}, step=step)
+            logger.log_metrics(numbers | {"epoch": self.current_epoch}, step=self.generator_updates)
         self.trainer.callback_metrics.update({name: torch.tensor(value) for name, value in numbers.items()})
         self.trainer.progress_bar_metrics.update({name: numbers[name] for name in ("train/d_loss", "train/g_loss")})
 
-    def logging_step(self) -> bool:
-        """Whether the logger writes this training step (Lightning's own rule: every log_every_n_steps)."""
-        every = self.trainer.log_every_n_steps
-        step = self.trainer.fit_loop.epoch_loop._batches_that_stepped + 1
-        return every > 0 and (step % every == 0 or self.trainer.should_stop)
-
-    def track_nonfinite(self, step: int, d_losses: list[Tensor], g_loss: Tensor) -> None:
-        """Remember the first step whose losses are not all finite.
-
-        On the CPU reading a loss costs nothing, so the check is plain Python (~1 us); on an accelerator it stays
-        on the device with no host sync (``track_nonfinite_on_device``: a dozen tiny ops, ~20 us per step on the
-        CPU, ~0.4% of a batch-128 MLP step, which is why the CPU does not use it).
-        """
-        if g_loss.device.type != "cpu":
-            self.track_nonfinite_on_device(step, d_losses, g_loss)
-            return
-        values = [float(loss) for loss in (*d_losses, g_loss)]
-        if not all(map(math.isfinite, values)) and int(self.first_nonfinite_step) < 0:
-            self.first_nonfinite_step.fill_(step)
-            self.first_nonfinite_losses.copy_(torch.tensor(values[-2:]))
-
-    def track_nonfinite_on_device(self, step: int, d_losses: list[Tensor], g_loss: Tensor) -> None:
-        """``track_nonfinite`` without leaving the device (no sync, in place)."""
-        losses = torch.stack([*d_losses, g_loss]).to(self.first_nonfinite_losses.dtype)
-        first = losses.isfinite().all().logical_not_() & (self.first_nonfinite_step < 0)
-        self.first_nonfinite_step.copy_(torch.where(first, step, self.first_nonfinite_step))
-        self.first_nonfinite_losses.copy_(torch.where(first, losses[-2:], self.first_nonfinite_losses))
-
-    def nonfinite(self) -> tuple[int, float, float] | None:
-        """(step, d_loss, g_loss) of the first non-finite step, or None; reads the device flag (a sync)."""
-        step = int(self.first_nonfinite_step)
-        if step < 0:
-            return None
-        d_loss, g_loss = self.first_nonfinite_losses.tolist()
-        return step, d_loss, g_loss
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ganforge_counters"] = {
+            "generator_updates": self.generator_updates,
+            "discriminator_updates": self.discriminator_updates,
+        }
         if self.run_config is not None:
             checkpoint["ganforge_config"] = self.run_config
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        counters = checkpoint.get("ganforge_counters", {})
+        self.generator_updates = counters.get("generator_updates", 0)
+        self.discriminator_updates = counters.get("discriminator_updates", 0)
+
     def discriminator_step(
-        self, real: Tensor, optimizer: Optimizer, update: int, keep_fake: bool = False
-    ) -> tuple[dict[str, Tensor | Callable[[], Tensor]], Tensor]:
-        """One D update on real vs. detached fakes; returns its metrics (loss and penalty as detached tensors,
-        mean D probabilities as functions, computed only if logged) and the fakes.
+        self, real: Tensor, optimizer: Optimizer, keep_fake: bool = False
+    ) -> tuple[dict[str, Callable[[], Tensor]], Tensor]:
+        """One D update on real vs. detached fakes; returns its scalars (as functions, computed only if logged)
+        and the fakes.
 
         With ``keep_fake`` the fakes keep G's graph for the G update that follows (the usual GAN step: one G
         forward serves both updates); otherwise they are made without recording it.
@@ -188,36 +159,44 @@ class GAN(L.LightningModule):
         # fake in BatchNorm and minibatch-std statistics.
         real_logits, fake_logits = self.judge(real), self.judge(fake)
         loss = self.loss.discriminator(real_logits, fake_logits)
-        real_logits_, fake_logits_ = real_logits.detach(), fake_logits.detach()
-        metrics: dict[str, Tensor | Callable[[], Tensor]] = {
-            "d_loss": loss.detach(),
-            "d_real": lambda: torch.sigmoid(real_logits_).mean(),
-            "d_fake": lambda: torch.sigmoid(fake_logits_).mean(),
-        }
+        scalars = discriminator_scalars(loss, real_logits, fake_logits)
         if self.regularizer is not None:
-            penalty = self.regularizer(self.judge, real, fake, real_logits, update)
+            penalty = self.regularizer(self.judge, real, fake, real_logits, self.discriminator_updates)
             if penalty is not None:
                 loss = loss + penalty
-                metrics[self.regularizer.name] = penalty.detach()
+                scalars[self.regularizer.name] = penalty.detach
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        self.average_gradients(self.discriminator)
         optimizer.step()
-        return metrics, fake_for_g
+        return scalars, fake_for_g
 
-    def generator_step(self, fake: Tensor, optimizer: Optimizer) -> Tensor:
+    def generator_step(self, fake: Tensor, real: Tensor, optimizer: Optimizer) -> Tensor:
         """One G update on ``fake`` (still attached to G's graph); D's parameters are frozen during it, so no
-        gradient is computed for them."""
+        gradient is computed for them. D's outputs on ``real`` are computed only for a loss that reads them."""
         with self.toggled_optimizer(optimizer):
-            loss = self.loss.generator(self.judge(fake))
+            real_logits = None
+            if self.loss.generator_reads_real:
+                with torch.no_grad():
+                    real_logits = self.judge(real.detach())
+            loss = self.loss.generator(self.judge(fake), real_logits)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
-            self.average_gradients(self.generator)
             optimizer.step()
         return loss.detach()
 
-    def average_gradients(self, module: nn.Module) -> None:
-        """Under ``trainer=ddp`` (GradientAllReduceDDP), average ``module``'s gradients over the ranks."""
-        average = getattr(self.trainer.strategy, "average_gradients", None)
-        if average is not None:
-            average(module)
+
+def discriminator_scalars(loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Callable[[], Tensor]]:
+    """What is logged of a D update, as functions evaluated only on logging steps.
+
+    ``d_real`` / ``d_fake``: D's mean raw output on real / generated samples, which every loss shapes (a logit, a
+    hinge or least-squares score, a critic value); ``d_accuracy``: the share of (real, fake) pairs that D scores
+    the right way round (real above fake), which means the same for every loss, relativistic ones included (0.5:
+    D cannot tell them apart).
+    """
+    real, fake = real_logits.detach().flatten(), fake_logits.detach().flatten()
+    return {
+        "d_loss": loss.detach,
+        "d_real": real.mean,
+        "d_fake": fake.mean,
+        "d_accuracy": lambda: (real[:, None] > fake[None, :]).float().mean(),
+    }

@@ -1,10 +1,65 @@
-"""Process-level settings that make training faster, each measured with ``ganforge-bench``."""
+"""Speed tricks, in one place: each rests on a measurement on this project's machines (``ganforge-bench``), says
+why here, and is applied by ``speed_up`` behind one switch (``speedups=true``, the default; ``speedups=false`` runs
+stock PyTorch). The networks themselves read like their papers (``nn.Tanh``); these swap in faster equivalents.
+"""
 
 import ctypes
 import ctypes.util
+import logging
 import os
 
 import torch
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+
+def speed_up(*modules: nn.Module) -> None:
+    """Every trick below: the process-wide ones, and the faster layers inside ``modules`` (in place)."""
+    skip_nvml_probe_without_gpu()
+    reuse_freed_memory()
+    for module in modules:
+        fast_tanh(module)
+
+
+class _SigmoidTanh(torch.autograd.Function):
+    """tanh(x) = 2 sigmoid(2x) - 1 forward; the usual tanh gradient (1 - y^2) backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        y = torch.mul(x, 2.0).sigmoid_().mul_(2.0).sub_(1.0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)  # differentiable: double backward works
+
+
+class FastTanh(nn.Tanh):
+    """``nn.Tanh``, computed as ``2 sigmoid(2x) - 1`` for float32 on the CPU.
+
+    There torch's tanh kernel runs at ~2.5 ns per value against ~0.4 ns for sigmoid (torch 2.14, one thread,
+    this project's CI machines), so this form with tanh's own backward is 2.5x faster forward + backward
+    (batch 1024 MLP: 2.67 -> 1.07 ms of a ~35 ms step; batch 128: 0.32 -> 0.17 ms). It differs from torch.tanh
+    by at most 2e-7 (float32 rounding near 0), far below one 8-bit pixel level. Elsewhere it is torch.tanh.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.device.type == "cpu" and x.dtype == torch.float32:
+            return _SigmoidTanh.apply(x)
+        return torch.tanh(x)
+
+
+def fast_tanh(module: nn.Module) -> nn.Module:
+    """Replace every ``nn.Tanh`` inside ``module`` by ``FastTanh`` (no weights: checkpoints are unchanged)."""
+    for name, child in module.named_children():
+        if type(child) is nn.Tanh:
+            setattr(module, name, FastTanh())
+        else:
+            fast_tanh(child)
+    return module
 
 
 def skip_nvml_probe_without_gpu() -> None:

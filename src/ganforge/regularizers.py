@@ -1,8 +1,9 @@
 """Penalties added to the discriminator's loss: pure functions of D, samples and outputs; never call backward.
 
-Each regularizer is a small callable with a ``name`` (its TensorBoard tag is ``train/<name>``) and
+Each regularizer is a small callable with a ``name`` (its TensorBoard tag is ``train/<name>``),
 ``needs_real_grad`` (whether the real batch must require gradients before D's forward pass, so the penalty
-can reuse that pass instead of running D again).
+can reuse that pass instead of running D again) and ``provides_lipschitz`` (whether it keeps D Lipschitz, as a
+Wasserstein critic needs; validation reads it).
 """
 
 from collections.abc import Callable
@@ -39,6 +40,7 @@ class GradientPenalty:
     weight: float = 10.0
     name: ClassVar[str] = "gradient_penalty"
     needs_real_grad: ClassVar[bool] = False
+    provides_lipschitz: ClassVar[bool] = True
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, real_logits: Tensor, step: int) -> Tensor:
         epsilon = torch.rand(real.shape[0], device=real.device)
@@ -54,6 +56,7 @@ class R1:
     every: int = 1
     name: ClassVar[str] = "r1"
     needs_real_grad: ClassVar[bool] = True
+    provides_lipschitz: ClassVar[bool] = False
 
     def __call__(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, real_logits: Tensor, step: int

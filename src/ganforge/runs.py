@@ -57,7 +57,7 @@ def locate(ckpt: str | Path) -> tuple[Path, Path]:
 
 def check_trusted(cfg: DictConfig, parts: tuple[str, ...], run_dir: Path) -> None:
     """Refuse a run config whose ``parts`` name code other than ganforge's and torch's."""
-    # resolved in place: their interpolations point elsewhere in the run config (e.g. ${data.shape})
+    # resolved in place: their interpolations point elsewhere in the run config (e.g. ${seed})
     resolved = {part: OmegaConf.to_container(cfg[part], resolve=True) for part in parts if part in cfg}
     untrusted = untrusted_targets(resolved)
     if untrusted:
@@ -72,7 +72,7 @@ def load_datamodule(cfg: DictConfig, run_dir: Path) -> Any:
     from hydra.utils import instantiate
 
     check_trusted(cfg, DATA_PARTS, run_dir)
-    return instantiate(cfg.data.datamodule)
+    return instantiate(cfg.data)
 
 
 def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, GAN]:
@@ -87,9 +87,10 @@ def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, 
     state = read_checkpoint(path)
     cfg = run_config(run_dir, state)
     check_trusted(cfg, GAN_PARTS, run_dir)
-    gan = build_gan(cfg)
+    gan = build_gan(cfg, load_datamodule(cfg, run_dir))  # the datamodule gives the sample shape; no data is read
     check_compatible(state, gan, path)
     gan.load_state_dict(state["state_dict"])
+    gan.on_load_checkpoint(state)
     return cfg, gan.eval()
 
 

@@ -2,8 +2,8 @@
 
 Writes to <run dir>/samples/<checkpoint>-<time>/: ``grid.png``, ``images/00000.png ...`` (one file per sample, for
 external FID tools) and, with ``interpolate=true``, ``interpolation.png``: each row walks the latent space between
-two random z (spherical interpolation, which keeps z at the norm the generator was trained on). 2-D toy samples are
-written as ``samples.csv`` and a scatter plot instead.
+two random z (spherical interpolation, which keeps z at the norm the generator was trained on). The data's preview
+renderer draws them: 2-D points are written as ``samples.csv`` and ``scatter.png`` instead of images.
 """
 
 import logging
@@ -11,13 +11,11 @@ import sys
 from pathlib import Path
 
 import hydra
-import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
 from torchvision.utils import save_image
 
-from ganforge.callbacks.samples import image_grid, scatter_plot
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.evaluate import CONFIG_DIR
 from ganforge.gan import GAN
@@ -55,21 +53,13 @@ def sample(cfg: DictConfig) -> Path:
     noise = torch.Generator().manual_seed(cfg.seed)
     samples = generate(gan, gan.sample_noise(cfg.n, noise))
     output = Path(cfg.paths.output_dir)
-    if samples.dim() == 2:  # toy 2-D points
-        np.savetxt(output / "samples.csv", samples.numpy(), delimiter=",", header="x,y", comments="")
-        datamodule = load_datamodule(run_cfg, run_dir)
-        datamodule.setup("fit")
-        save_image(scatter_plot(datamodule.real_samples(cfg.n), samples), output / "scatter.png")
-    else:
-        save_image(image_grid(samples), output / "grid.png")
-        images = output / "images"
-        images.mkdir()
-        for i, image in enumerate(samples):
-            save_image(image, images / f"{i:05d}.png", normalize=True, value_range=(-1, 1))
-        if cfg.interpolate:
-            walk = interpolation(gan, cfg.interpolation.rows, cfg.interpolation.steps, noise)
-            grid = torch.stack(list(walk)).add(1).div(2).clamp(0, 1)
-            save_image(grid, output / "interpolation.png", nrow=cfg.interpolation.steps, padding=2)
+    datamodule = load_datamodule(run_cfg, run_dir)
+    preview = datamodule.preview
+    preview.prepare(datamodule)
+    preview.save(samples, output)
+    if cfg.interpolate:
+        walk = interpolation(gan, cfg.interpolation.rows, cfg.interpolation.steps, noise)
+        save_image(preview.render(walk, nrow=cfg.interpolation.steps), output / "interpolation.png")
     log.info("%d samples of %s written to %s", cfg.n, checkpoint, output)
     return output
 

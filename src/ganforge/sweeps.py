@@ -21,11 +21,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from ganforge.metrics.suite import is_better
-
 log = logging.getLogger(__name__)
-
-SHOWN = ("val/fid", "val/kid", "val/precision", "val/recall", "val/classes", "val/modes", "val/hq", "val/rkl")
 
 
 def read_job(job_dir: Path) -> dict[str, Any]:
@@ -34,9 +30,15 @@ def read_job(job_dir: Path) -> dict[str, Any]:
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
     config = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text()) or {}
     metrics_file = job_dir / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())["metrics"] if metrics_file.is_file() else {}
+    report = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     settings = dict(override.partition("=")[::2] for override in overrides)
-    return {"job": job_dir.name, "settings": settings, "objective": config.get("objective"), "metrics": metrics}
+    return {
+        "job": job_dir.name,
+        "settings": settings,
+        "objective": config.get("objective"),
+        "metrics": report.get("metrics", {}),
+        "higher_is_better": report.get("higher_is_better", {}),
+    }
 
 
 def find_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -55,16 +57,23 @@ def swept_keys(jobs: list[dict[str, Any]]) -> list[str]:
     return [key for key, seen in values.items() if len(seen) > 1 or len(jobs) == 1]
 
 
-def rank(value: float, objective: str | None) -> float:
+def rank(value: float, higher_is_better: bool | None) -> float:
     """Sort key: best first (lower-is-better metrics ascend, the others descend), missing values last."""
-    if objective is None or math.isnan(value):
+    if higher_is_better is None or math.isnan(value):
         return math.inf
-    return value if is_better(objective, 0.0, 1.0) else -value
+    return -value if higher_is_better else value
+
+
+def direction(jobs: list[dict[str, Any]], objective: str | None) -> bool | None:
+    """Whether higher is better for ``objective``, as the jobs' metrics.json record it (the metric registry's
+    declaration); None when no job recorded it."""
+    return next((job["higher_is_better"][objective] for job in jobs if objective in job["higher_is_better"]), None)
 
 
 def shown_metrics(jobs: list[dict[str, Any]], objective: str | None) -> list[str]:
+    """The objective, then every final ``val/*`` metric the jobs report (the registry's, whatever the data)."""
     names = sorted({name for job in jobs for name in job["metrics"]})
-    shown = [name for name in names if name.startswith(SHOWN) and not name.endswith("_std")]
+    shown = [name for name in names if name.startswith("val/")]
     return ([objective] if objective in names else []) + [name for name in shown if name != objective]
 
 
@@ -95,10 +104,11 @@ def summarize(sweep_dir: Path, objective: str | None = None) -> str:
     objective = objective or next((job["objective"] for job in jobs if job["objective"]), None)
     keys = swept_keys(jobs)
     metrics = shown_metrics(jobs, objective)
-    jobs.sort(key=lambda job: rank(job["metrics"].get(objective, math.nan), objective))
+    higher = direction(jobs, objective)
+    jobs.sort(key=lambda job: rank(job["metrics"].get(objective, math.nan), higher))
     write_csv(sweep_dir / "summary.csv", jobs, keys)
     groups = group_by_setting(jobs, keys)
-    groups.sort(key=lambda group: rank(statistics.mean(group["metrics"].get(objective) or [math.nan]), objective))
+    groups.sort(key=lambda group: rank(statistics.mean(group["metrics"].get(objective) or [math.nan]), higher))
     columns = [k for k in keys if k != "seed"] + ["jobs"] + metrics
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     table = Table(*columns, title=f"{sweep_dir} (sorted by {objective or 'job'})")

@@ -22,16 +22,25 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ganforge.callbacks import EvaluationCallback, Interrupted
-from ganforge.checkpoints import LAST, CheckpointError, check_compatible, read_checkpoint
+from ganforge.checkpoints import LAST, AtomicCheckpointIO, CheckpointError, check_compatible, read_checkpoint
 from ganforge.config import check_combinations, check_shapes, validate
 from ganforge.data import GANDataModule
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.gan import GAN
-from ganforge.perf import reuse_freed_memory, skip_nvml_probe_without_gpu
-from ganforge.tracking import log_hyperparameters
+from ganforge.perf import speed_up
+from ganforge.tracking import hyperparameters, log_hyperparameters
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 log = logging.getLogger(__name__)
+
+
+def config_dir() -> Path:
+    """The configs: inside the installed package (a wheel carries them as ``ganforge/conf``), else the checkout's
+    top-level ``conf/`` (an editable install or a source tree on the path)."""
+    packaged = Path(__file__).resolve().parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+
+
+CONFIG_DIR = config_dir()
 
 # In-memory batches are one tensor gather; DataLoader workers would only add inter-process copies.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
@@ -39,18 +48,22 @@ warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
 
 
-def build_networks(cfg: DictConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """G and D for the data's sample shape; an architecture that cannot serve it is a config error."""
-    names = f"model={cfg.model.name} data={cfg.data.name}"
+def build_networks(cfg: DictConfig, datamodule: GANDataModule) -> tuple[nn.Module, nn.Module]:
+    """G and D for the data's samples (shape, and output range where the model leaves it to the data); an
+    architecture that cannot serve them is a config error."""
+    names = f"model={cfg.model.name} data={datamodule.name}"
+    from_data = {"out_shape": datamodule.shape}
+    if "output_activation" in cfg.model.generator and cfg.model.generator.output_activation is None:
+        from_data["output_activation"] = datamodule.output_activation
     try:
-        generator = instantiate(cfg.model.generator)
-        discriminator = instantiate(cfg.model.discriminator)
+        generator = instantiate(cfg.model.generator, **from_data)
+        discriminator = instantiate(cfg.model.discriminator, in_shape=datamodule.shape)
     except InstantiationException as error:
         cause = error.__cause__ if isinstance(error.__cause__, ValueError) else None
         if cause is None:
             raise
         raise ConfigError(f"{names}: {cause}") from error
-    check_shapes(generator, discriminator, data_shape, names)
+    check_shapes(generator, discriminator, datamodule.shape, names)
     return generator, discriminator
 
 
@@ -73,20 +86,22 @@ def instantiate_each(cfg: DictConfig, group: str) -> list[Any]:
     return [instantiate(entry) for entry in entries.values() if entry is not None]
 
 
-def build_gan(cfg: DictConfig, data_shape: tuple[int, ...] | None = None) -> GAN:
-    """The GAN module (networks, loss, optimizers, regularizer, augmentation, EMA) for a composed config."""
-    if data_shape is None:
-        data_shape = tuple(cfg.data.shape)
-    generator, discriminator = build_networks(cfg, data_shape)
-    check_combinations(cfg, discriminator, data_shape)
+def build_gan(cfg: DictConfig, datamodule: GANDataModule, speedups: bool | None = None) -> GAN:
+    """The GAN module (networks, loss, optimizers, regularizer, augmentation, EMA) for a composed config and its
+    data; ``speedups`` (default: the config's) swaps in perf.py's faster equivalents."""
+    generator, discriminator = build_networks(cfg, datamodule)
+    loss, regularizer, augment = instantiate(cfg.loss), optional(cfg.get("regularizer")), optional(cfg.get("augment"))
+    check_combinations(cfg, datamodule, discriminator, loss, regularizer, augment)
+    if cfg.get("speedups", True) if speedups is None else speedups:
+        speed_up(generator, discriminator)
     return GAN(
         generator=generator,
         discriminator=discriminator,
-        loss=instantiate(cfg.loss),
+        loss=loss,
         optimizer_g=instantiate(cfg.optim.generator),
         optimizer_d=instantiate(cfg.optim.discriminator),
-        regularizer=optional(cfg.get("regularizer")),
-        augment=optional(cfg.get("augment")),
+        regularizer=regularizer,
+        augment=augment,
         d_steps=cfg.optim.d_steps,
         ema_decay=cfg.ema.decay,
         ema_warmup=cfg.ema.warmup,
@@ -95,16 +110,18 @@ def build_gan(cfg: DictConfig, data_shape: tuple[int, ...] | None = None) -> GAN
 
 def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, GANDataModule, L.Trainer]:
     """Instantiate data, networks, module, callbacks, loggers and trainer from a composed config."""
-    datamodule = instantiate(cfg.data.datamodule)
-    gan = build_gan(cfg, datamodule.shape)
+    datamodule = instantiate(cfg.data)
+    gan = build_gan(cfg, datamodule)
     callbacks = [*instantiate_each(cfg, "callbacks"), *extra_callbacks]
     loggers = instantiate_each(cfg, "logger")
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # Checkpoints are written to a temporary file beside the target and renamed over it: a kill never tears one.
+    plugins = [AtomicCheckpointIO()]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     return gan, datamodule, trainer
 
 
-def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved run config (without Hydra's own settings), as shown in TensorBoard's HParams tab."""
+def run_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved run config (without Hydra's own settings), stored in every checkpoint."""
     params = OmegaConf.to_container(cfg, resolve=True)
     params.pop("hydra", None)
     return params
@@ -149,20 +166,18 @@ def prepare_run_dir(cfg: DictConfig) -> Path | None:
 def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
     """Validate, build and fit; returns the final logged metrics (the objective for sweeps)."""
     validate(cfg)
-    skip_nvml_probe_without_gpu()
-    reuse_freed_memory()
     ckpt_path = prepare_run_dir(cfg)
     L.seed_everything(cfg.seed, workers=True)
     gan, datamodule, trainer = build(cfg, extra_callbacks)
-    gan.run_config = hyperparameters(cfg)
+    gan.run_config = run_config(cfg)
     if ckpt_path is not None:
         check_compatible(read_checkpoint(ckpt_path), gan, ckpt_path)  # fail now, not after data loading
     evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
     compared = list(cfg.compare_metrics)
     if evaluation is not None:
         evaluation.evaluation.prepare(datamodule)  # reads the data now: bad data fails before training
-        compared += evaluation.metric_names()
-    log_hyperparameters(trainer.loggers, gan.run_config, compared)
+        compared += list(evaluation.directions())
+    log_hyperparameters(trainer.loggers, hyperparameters(cfg), compared)
     log.info("Run directory: %s", cfg.paths.output_dir)
     if trainer.world_size > 1:
         log.info(

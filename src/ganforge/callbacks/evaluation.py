@@ -15,21 +15,21 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 from torch import nn
 
-from ganforge.callbacks.samples import batch_step
-from ganforge.metrics.suite import Evaluation, is_better
+from ganforge.metrics.registry import better
+from ganforge.metrics.suite import Evaluation
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
 
 
-def random_discriminator(run_config: dict[str, Any] | None, seed: int) -> nn.Module | None:
+def random_discriminator(run_config: dict[str, Any] | None, trained: nn.Module, seed: int) -> nn.Module | None:
     """A freshly initialised D of the run's architecture (the probe's baseline), or None without a config."""
     if not run_config or "model" not in run_config:
         return None
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return instantiate(OmegaConf.create(run_config["model"]["discriminator"]))
+        return instantiate(OmegaConf.create(run_config["model"]["discriminator"]), in_shape=trained.in_shape)
 
 
 def log_scalars(trainer: L.Trainer, values: dict[str, float], step: int) -> None:
@@ -45,11 +45,10 @@ class EvaluationCallback(L.Callback):
     written to ``<run dir>/metrics.json``.
     """
 
-    def __init__(self, evaluation: Evaluation, output_dir: str, every_n_epochs: int = 20, probe: bool = True) -> None:
+    def __init__(self, evaluation: Evaluation, output_dir: str, every_n_epochs: int = 20) -> None:
         self.evaluation = evaluation
         self.output_path = Path(output_dir) / METRICS_FILE
         self.every_n_epochs = every_n_epochs
-        self.run_probe = probe
         self.best: dict[str, float] = {}
         self.latest: dict[str, float] = {}
         self.latest_step = -1
@@ -67,13 +66,12 @@ class EvaluationCallback(L.Callback):
     def active(self) -> bool:
         return self.evaluation.ready
 
-    def metric_names(self) -> list[str]:
-        """Everything this callback logs that compares runs: val/*, best/*, floor/* and probe/* (10 labels)."""
-        names = self.evaluation.names()
-        floor = [name.replace("val/", "floor/", 1) for name in names]
-        best = [name.replace("val/", "best/", 1) for name in names]
-        probe = [f"probe/{source}_10labels" for source in ("d", "random_d", "pixels")] if self.run_probe else []
-        return names + best + floor + (probe if not self.evaluation.toy else [])
+    def directions(self) -> dict[str, bool]:
+        """Everything this callback logs that compares runs, with whether higher is better: the evaluation's
+        val/*, floor/* and probe/* names, and best/* for every val/* (from the metric registry)."""
+        names = self.evaluation.directions()
+        best = {name.replace("val/", "best/", 1): up for name, up in names.items() if name.startswith("val/")}
+        return names | best
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.active:
@@ -86,15 +84,16 @@ class EvaluationCallback(L.Callback):
         self.best = dict(state_dict["best"])
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        step = batch_step(trainer)
+        step = pl_module.generator_updates
         if step == self.latest_step:
             return self.latest
         start = time.perf_counter()
         values = self.evaluation.measure(pl_module)
         self.seconds.append(time.perf_counter() - start)
+        directions = self.evaluation.directions()
         for name, value in values.items():
             key = name.replace("val/", "best/", 1)
-            if is_better(name, value, self.best.get(key)):
+            if better(directions[name], value, self.best.get(key)):
                 self.best[key] = value
         self.latest, self.latest_step = values, step
         log_scalars(trainer, {**values, **self.best, "eval/seconds": self.seconds[-1]}, step)
@@ -108,17 +107,16 @@ class EvaluationCallback(L.Callback):
         if not self.active:
             return
         final = self.evaluate(trainer, pl_module)
-        probe = {}
-        if self.run_probe:
-            start = time.perf_counter()
-            discriminators = {"d": pl_module.discriminator}
-            baseline = random_discriminator(getattr(pl_module, "run_config", None), self.evaluation.seed + 1)
-            if baseline is not None:
-                discriminators["random_d"] = baseline.to(pl_module.device)
-            probe = self.evaluation.probe(discriminators)
+        start = time.perf_counter()
+        discriminators = {"d": pl_module.discriminator}
+        baseline = random_discriminator(pl_module.run_config, pl_module.discriminator, self.evaluation.seed + 1)
+        if baseline is not None:
+            discriminators["random_d"] = baseline.to(pl_module.device)
+        probe = self.evaluation.at_end(discriminators)
+        if probe:
             self.probe_seconds = time.perf_counter() - start
             log.info("linear probe: %.1f s", self.probe_seconds)
-            log_scalars(trainer, probe, batch_step(trainer))
+            log_scalars(trainer, probe, pl_module.generator_updates)
         self.results = {**final, **self.best, **self.floor, **probe}
         self.write(trainer)
 
@@ -126,7 +124,7 @@ class EvaluationCallback(L.Callback):
     def write(self, trainer: L.Trainer) -> None:
         seconds = sum(self.seconds) / len(self.seconds) if self.seconds else math.nan
         report = {
-            "step": batch_step(trainer),
+            "step": trainer.lightning_module.generator_updates,
             "epoch": trainer.current_epoch,
             "budget": self.evaluation.budget,
             "features": self.evaluation.features_name,
@@ -135,6 +133,7 @@ class EvaluationCallback(L.Callback):
             "evaluations": len(self.seconds),
             "probe_seconds": self.probe_seconds,
             "metrics": self.results,
+            "higher_is_better": {name: up for name, up in self.directions().items() if name in self.results},
         }
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         self.output_path.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n")

@@ -3,6 +3,7 @@
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -95,14 +96,20 @@ def split_off(samples: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tens
 
 
 class GANDataModule(L.LightningDataModule, ABC):
-    """Serves shuffled, full batches of unlabeled samples, float in [-1, 1] (images) or unbounded (toy data).
+    """Serves shuffled, full batches of unlabeled samples, float in [-1, 1] (images) or unbounded (points).
 
     Subclasses give the sample ``shape`` (known from the settings alone, before any file is read) and
     ``build_splits``: the training set and a held-out set that the GAN never trains on (a test split where the
     source has one, else a seeded ``holdout_fraction``), used only by evaluation.
+
+    What fits the data is declared here rather than guessed elsewhere: ``kind`` ("images" or "points": which
+    feature networks and augmentations apply, and the generator's output range), ``metrics`` (the registered
+    metrics that evaluation runs, ``ganforge.metrics.registry``), ``preview`` (how samples are drawn: an image
+    grid or a scatter plot), ``has_labels`` and ``modes`` (class labels or mixture centres, for evaluation only).
     """
 
     name = "data"
+    kind = "images"
     has_labels = False  # whether `labels` can serve evaluation
 
     def __init__(
@@ -110,19 +117,30 @@ class GANDataModule(L.LightningDataModule, ABC):
         batch_size: int = 128,
         num_workers: int = 0,
         holdout_fraction: float = 0.1,
-        seed: int = 0,
-        batches_per_step: int = 1,
+        split_seed: int = 0,
         shuffle_seed: int = 0,
+        metrics: Sequence[str] = (),
+        preview: Any = None,
     ):
         super().__init__()
         self.batch_size = batch_size
-        self.batches_per_step = batches_per_step  # D updates per training step, each on its own real batch
         self.num_workers = num_workers
         self.holdout_fraction = holdout_fraction
-        self.seed = seed
+        self.split_seed = split_seed  # fixes the held-out split across runs, so every seed is measured alike
         self.shuffle_seed = shuffle_seed  # the order of training batches (the run's seed)
+        self.metrics = list(metrics)
+        self.preview = preview
         self.train_set: Dataset | None = None
         self.heldout_set: Dataset | None = None
+
+    @property
+    def output_activation(self) -> str:
+        """The generator output that covers the samples' range: tanh for images in [-1, 1], linear for points."""
+        return "tanh" if self.kind == "images" else "linear"
+
+    def modes(self) -> tuple[Tensor, float] | None:
+        """(centres (K, d), std) of a known mixture, for the mode metrics; None for data without known modes."""
+        return None
 
     @property
     @abstractmethod
@@ -149,11 +167,10 @@ class GANDataModule(L.LightningDataModule, ABC):
         train_set, heldout_set = self.build_splits()
         if len(train_set) == 0:
             raise DataError(f"{self.name} has no training samples; check the data settings (data.*).")
-        if self.batch_size * self.batches_per_step > len(train_set):
-            per_step = "" if self.batches_per_step == 1 else f" x optim.d_steps={self.batches_per_step}"
+        if self.batch_size > len(train_set):
             raise DataError(
-                f"data.batch_size={self.batch_size}{per_step} is larger than the {len(train_set)} training samples "
-                f"of {self.name}; set data.batch_size to at most {len(train_set) // self.batches_per_step}."
+                f"data.batch_size={self.batch_size} is larger than the {len(train_set)} training samples "
+                f"of {self.name}; set data.batch_size to at most {len(train_set)}."
             )
         self.train_set, self.heldout_set = train_set, heldout_set
         log.info("%s: %d training samples, %d held out for evaluation", self.name, len(train_set), len(heldout_set))
@@ -178,8 +195,8 @@ class GANDataModule(L.LightningDataModule, ABC):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Batches of ``batch_size x batches_per_step`` samples: one training step's worth of real data."""
-        return self._loader(self.train_set, self.batch_size * self.batches_per_step, train=True)
+        """Full, shuffled batches of ``batch_size`` samples; each feeds one D update."""
+        return self._loader(self.train_set, self.batch_size, train=True)
 
     def heldout_dataloader(self, batch_size: int | None = None) -> DataLoader:
         """The held-out samples in a fixed order, for evaluation only (not a Lightning val loop)."""

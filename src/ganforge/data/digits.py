@@ -36,10 +36,10 @@ class DigitsDataModule(GANDataModule):
         images = torch.from_numpy(pixels).float().unsqueeze(1) / _MAX_PIXEL * 2 - 1
         if self.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
-        train, heldout = split_off(images.clamp_(-1, 1).contiguous(), self.holdout_fraction, self.seed)
+        train, heldout = split_off(images.clamp_(-1, 1).contiguous(), self.holdout_fraction, self.split_seed)
         return TensorSamples(train), TensorSamples(heldout)
 
     def labels(self) -> tuple[Tensor, Tensor]:
         target = torch.from_numpy(load_digits().target).long()
-        train, heldout = heldout_split(len(target), self.holdout_fraction, self.seed)
+        train, heldout = heldout_split(len(target), self.holdout_fraction, self.split_seed)
         return target[train], target[heldout]

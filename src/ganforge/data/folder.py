@@ -125,7 +125,7 @@ class FolderDataModule(GANDataModule):
         if decoded_mb <= self.cache_limit_mb:
             log.info("folder %s: %d image files, %.1f MB decoded: cached in memory", self.path, len(files), decoded_mb)
             files, images = self._decode_all(files)
-            train, heldout = split_off(images, self.holdout_fraction, self.seed)
+            train, heldout = split_off(images, self.holdout_fraction, self.split_seed)
             return TensorSamples(train), TensorSamples(heldout)
         log.info(
             "folder %s: %d image files, %.1f MB decoded (over data.cache_limit_mb=%s): decoded on the fly by %d "
@@ -133,7 +133,7 @@ class FolderDataModule(GANDataModule):
             self.path, len(files), decoded_mb, self.cache_limit_mb, self.num_workers,
         )  # fmt: skip
         files, _ = self._decode_all(files, keep=False)  # find unreadable files now, not hours into training
-        train_index, heldout_index = heldout_split(len(files), self.holdout_fraction, self.seed)
+        train_index, heldout_index = heldout_split(len(files), self.holdout_fraction, self.split_seed)
         train = [files[i] for i in train_index]
         heldout = [files[i] for i in heldout_index]
         return ImageFiles(train, self.channels, self.image_size), ImageFiles(heldout, self.channels, self.image_size)

@@ -1,7 +1,5 @@
 """Random images for speed measurements: any shape and sample count, no files."""
 
-from collections.abc import Sequence
-
 import torch
 from torch.utils.data import Dataset
 
@@ -9,13 +7,14 @@ from ganforge.data.base import GANDataModule, TensorSamples, split_off
 
 
 class SyntheticDataModule(GANDataModule):
-    """``num_samples`` uniform random samples of ``shape`` in [-1, 1], seeded; nothing to learn from."""
+    """``num_samples`` uniform random (channels, image_size, image_size) images in [-1, 1], seeded; nothing to learn
+    from."""
 
     name = "synthetic"
 
-    def __init__(self, shape: Sequence[int], num_samples: int = 16384, **kwargs) -> None:
+    def __init__(self, image_size: int = 28, channels: int = 1, num_samples: int = 16384, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._shape = tuple(int(s) for s in shape)
+        self._shape = (channels, image_size, image_size)
         self.num_samples = num_samples
 
     @property
@@ -23,7 +22,7 @@ class SyntheticDataModule(GANDataModule):
         return self._shape
 
     def build_splits(self) -> tuple[Dataset, Dataset]:
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.split_seed)
         samples = torch.rand(self.num_samples, *self._shape, generator=generator).mul_(2).sub_(1)
-        train, heldout = split_off(samples, self.holdout_fraction, self.seed)
+        train, heldout = split_off(samples, self.holdout_fraction, self.split_seed)
         return TensorSamples(train), TensorSamples(heldout)

@@ -34,6 +34,7 @@ class GaussianMixtureDataModule(GANDataModule):
     mixture (``holdout_fraction`` x num_samples) from another seed.
     """
 
+    kind = "points"
     has_labels = True
 
     def __init__(self, centers: Tensor, std: float, num_samples: int = 100_000, name: str = "mixture", **kwargs: Any):
@@ -49,6 +50,9 @@ class GaussianMixtureDataModule(GANDataModule):
     def shape(self) -> tuple[int, ...]:
         return (2,)
 
+    def modes(self) -> tuple[Tensor, float]:
+        return self.centers, self.std
+
     def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """(n, 2) samples and the index of the mode each was drawn from."""
         modes = torch.randint(len(self.centers), (n,), generator=generator)
@@ -56,9 +60,9 @@ class GaussianMixtureDataModule(GANDataModule):
         return self.centers[modes] + noise, modes
 
     def _draws(self) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        train = self.sample(self.num_samples, torch.Generator().manual_seed(self.seed))
+        train = self.sample(self.num_samples, torch.Generator().manual_seed(self.split_seed))
         n_heldout = round(self.holdout_fraction * self.num_samples)
-        return train, self.sample(n_heldout, torch.Generator().manual_seed(self.seed + 1))
+        return train, self.sample(n_heldout, torch.Generator().manual_seed(self.split_seed + 1))
 
     def build_splits(self) -> tuple[Dataset, Dataset]:
         (train, _), (heldout, _) = self._draws()

@@ -15,6 +15,7 @@ from torchmetrics.image import InceptionScore
 
 from ganforge.metrics.distances import Precomputed
 from ganforge.metrics.modes import CAPTURE_SHARE
+from ganforge.metrics.registry import register
 
 
 def class_metrics(logits: Tensor, seed: int = 0) -> dict[str, float]:
@@ -34,3 +35,9 @@ def class_metrics(logits: Tensor, seed: int = 0) -> dict[str, float]:
         torch.manual_seed(seed)
         score, _ = metric.compute()
     return {"classes": float(covered), "class_kl": class_kl, "score": float(score)}
+
+
+@register("classes", {"classes": True, "class_kl": False, "score": True}, needs=("classifier",))
+def classes_metric(evaluation, samples) -> dict[str, float]:
+    """Classes covered, class KL to uniform and the Inception-Score analogue, from the evaluator's logits."""
+    return class_metrics(samples.logits, evaluation.seed)

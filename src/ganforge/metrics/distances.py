@@ -11,6 +11,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.image import FrechetInceptionDistance, KernelInceptionDistance
 
+from ganforge.metrics.registry import register
+
 KID_SUBSET_SIZE = 1000  # torchmetrics' and the KID paper's default; smaller sets use all their samples
 
 
@@ -67,3 +69,32 @@ def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> tuple[float, flo
     density = inside.double().sum() / (k * len(fake))
     coverage = inside.any(dim=0).double().mean()
     return float(density), float(coverage)
+
+
+# --- registered: each compares a sample set's features with the training set's ------------------------------
+
+
+@register("fid", {"fid": False}, needs=("features",))
+def fid_metric(evaluation, samples) -> dict[str, float]:
+    """Fréchet distance of the samples' features to the whole training set's (lower is better)."""
+    return {"fid": fid(evaluation.train_features, samples.features)}
+
+
+@register("kid", {"kid": False}, needs=("features",))
+def kid_metric(evaluation, samples) -> dict[str, float]:
+    """Kernel Inception Distance to the training set's features (lower is better)."""
+    return {"kid": kid(evaluation.train_features, samples.features, evaluation.kid_subsets, evaluation.seed)}
+
+
+@register("precision_recall", {"precision": True, "recall": True}, needs=("features",))
+def precision_recall_metric(evaluation, samples) -> dict[str, float]:
+    """Improved precision and recall against an equal-sized training subset, as the paper uses."""
+    precision, recall = precision_recall(evaluation.reference(len(samples)), samples.features, evaluation.precision_k)
+    return {"precision": precision, "recall": recall}
+
+
+@register("density_coverage", {"density": True, "coverage": True}, needs=("features",))
+def density_coverage_metric(evaluation, samples) -> dict[str, float]:
+    """Density and coverage against an equal-sized training subset."""
+    density, coverage = density_coverage(evaluation.reference(len(samples)), samples.features, evaluation.density_k)
+    return {"density": density, "coverage": coverage}

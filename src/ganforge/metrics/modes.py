@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ganforge.metrics.names import budget_tag
+from ganforge.metrics.registry import register
 
 HQ_RADIUS_IN_STD = 3.0
 CAPTURE_SHARE = 0.2
@@ -28,10 +28,9 @@ class ModeReport:
     reverse_kl: float  # KL(mode histogram of high-quality samples || uniform); inf if none is high quality
     counts: tuple[int, ...]  # high-quality samples registered to each mode
 
-    def as_dict(self, budget: int = DEFAULT_BUDGET) -> dict[str, float]:
-        """TensorBoard-ready values, named with their sample budget (e.g. ``modes2.5k``)."""
-        tag = budget_tag(budget)
-        return {f"modes{tag}": float(self.modes), f"hq{tag}": self.hq_fraction, f"rkl{tag}": self.reverse_kl}
+    def as_dict(self) -> dict[str, float]:
+        """The reported values (``Evaluation`` adds the sample budget to the names: ``modes2.5k``)."""
+        return {"modes": float(self.modes), "hq": self.hq_fraction, "rkl": self.reverse_kl}
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, std: float) -> ModeReport:
@@ -54,3 +53,10 @@ def mode_metrics(samples: Tensor, centers: Tensor, std: float) -> ModeReport:
         reverse_kl=reverse_kl,
         counts=tuple(int(c) for c in counts),
     )
+
+
+@register("modes", {"modes": True, "hq": True, "rkl": False}, needs=("modes",))
+def modes_metric(evaluation, samples) -> dict[str, float]:
+    """Modes captured (1/5 of the fair share), high-quality share and reverse KL (VEEGAN/PacGAN, 2-D mixtures)."""
+    centers, std = evaluation.modes
+    return mode_metrics(samples.points, centers, std).as_dict()

@@ -10,7 +10,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from torch import Tensor
+from torch import Tensor, nn
+
+from ganforge.metrics.registry import register
 
 
 def few_labels(labels: Tensor, n_per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -44,3 +46,35 @@ def usable_label_counts(labels: Tensor, wanted: tuple[int, ...]) -> tuple[int, .
     """The ``wanted`` labels-per-class counts that every class has enough samples for."""
     smallest = int(torch.bincount(labels).min())
     return tuple(n for n in wanted if n <= smallest)
+
+
+@register("probe", {}, needs=("labels",), at_end=True)
+def probe_metric(evaluation, discriminators: dict[str, nn.Module]) -> dict[str, float]:
+    """Linear-probe accuracy on the held-out labels with n labels per class, for raw pixels and for each named
+    (frozen) discriminator's features: ``probe/<name>_<n>labels`` (mean over label draws) and ``..._std``."""
+    train_labels, test_labels = evaluation.labels
+    sources = {"pixels": lambda x: x.flatten(1)} | {name: embedding(d) for name, d in discriminators.items()}
+    results = {}
+    for name, embed in sources.items():
+        train = (evaluation.embed_all(embed, evaluation.train_images), train_labels)
+        test = (evaluation.embed_all(embed, evaluation.heldout_images), test_labels)
+        for n in evaluation.probe_counts:
+            mean, std = probe_accuracy(train, test, n, evaluation.probe_draws, evaluation.seed)
+            results[f"{name}_{n}labels"] = mean
+            results[f"{name}_{n}labels_std"] = std
+    return results
+
+
+def embedding(discriminator: nn.Module):
+    """Frozen D's per-sample features (``Discriminator.embed``), in eval mode, on D's device, returned on the CPU."""
+    device = next(discriminator.parameters()).device
+
+    @torch.no_grad()
+    def embed(x: Tensor) -> Tensor:
+        was_training = discriminator.training
+        discriminator.eval()
+        features = discriminator.embed(x.to(device)).float().cpu()
+        discriminator.train(was_training)
+        return features
+
+    return embed

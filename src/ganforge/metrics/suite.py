@@ -1,21 +1,22 @@
-"""One evaluation of a GAN against its data: everything ``val/*``, ``floor/*`` and ``probe/*`` report.
+"""One evaluation of a GAN against its data: the registered metrics a data config selects (``data.metrics``), run
+on generated samples (``val/*``), on the held-out real samples (the *real-data floor*, ``floor/*``: the best a
+generator of these data can expect at this sample budget) and, when training ends, on the discriminator
+(``probe/*``).
 
-Image data: features from the evaluator network (or Inception, from a local weights file) of generated
-samples, the training set (the reference, cached) and the held-out set; FID, KID, precision/recall,
-density/coverage and class metrics. The *real-data floor* is the held-out set measured like a generator
-against the same reference: the best score a generator of these data can expect at this sample budget.
+What the metrics read is prepared once: the feature network (the evaluator trained on the data's labels, or
+Inception from a local weights file) and the training set's features, the mode centres of a known mixture, the
+labels. A selected metric whose needs the data cannot meet is skipped with one log line at the start, never
+failing a run at its end.
 
-Toy 2-D mixtures: the VEEGAN/PacGAN mode metrics on 2,500 samples.
-
-By default the budget (generated samples per evaluation) is the size of the held-out set, so a generator and
-the floor are measured with the same number of samples (FID is biased by the sample count). Every name
-carries its budget (``fid180``, ``modes2.5k``).
+By default the budget (generated samples per evaluation) is the size of the held-out set (2,500 for point data),
+so a generator and the floor are measured with the same number of samples (FID is biased by the sample count).
+Every name carries its budget (``fid180``, ``modes2.5k``).
 """
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -25,22 +26,43 @@ from torch.utils.data import DataLoader, Dataset
 
 from ganforge.data.base import GANDataModule, TensorSamples, to_unit_range
 from ganforge.errors import ConfigError
-from ganforge.metrics.classes import class_metrics
-from ganforge.metrics.distances import density_coverage, fid, kid, precision_recall
 from ganforge.metrics.evaluator import EvaluatorSettings, load_or_train
-from ganforge.metrics.modes import DEFAULT_BUDGET, mode_metrics
 from ganforge.metrics.names import budget_tag
-from ganforge.metrics.probe import probe_accuracy, usable_label_counts
+from ganforge.metrics.probe import usable_label_counts
+from ganforge.metrics.registry import Metric, lookup
 
 log = logging.getLogger(__name__)
 
 FEATURES = ("evaluator", "inception")
+POINTS_BUDGET = 2500  # VEEGAN's and PacGAN's sample count for the 2-D mixtures
 INCEPTION_WEIGHTS_HELP = (
     "Inception weights cannot be downloaded on this machine. Fetch pt_inception-2015-12-05-6726825d.pth (the "
     "FID Inception used by torch-fidelity and torchmetrics: github.com/toshas/torch-fidelity/releases) where the "
     "internet is reachable, copy it here and set metrics.weights_path=/path/to/that/file; or use "
     "metrics.features=evaluator (trained offline on the dataset's labels)."
 )
+
+
+class SampleSet:
+    """Samples to measure (generated, or the held-out reals) and what metrics read of them, each computed once."""
+
+    def __init__(self, evaluation: "Evaluation", samples: Tensor) -> None:
+        self.evaluation, self.samples = evaluation, samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @cached_property
+    def features(self) -> Tensor:
+        return self.evaluation.features(self.samples)
+
+    @cached_property
+    def logits(self) -> Tensor:
+        return self.evaluation.logits(self.samples)
+
+    @property
+    def points(self) -> Tensor:
+        return self.samples.double()
 
 
 class Evaluation:
@@ -72,51 +94,82 @@ class Evaluation:
         self.weights_path = weights_path
         self.evaluator_settings = EvaluatorSettings(**(evaluator or {}))
         self.datamodule: GANDataModule | None = None
+        self.metrics: list[Metric] = []
         self.network: nn.Module | None = None
         self.classifier: nn.Module | None = None
         self.evaluator_accuracy: float | None = None
-        self.ready = False  # prepared, with a feature network (or mode centres) to measure with
+        self.probe_counts: tuple[int, ...] = ()
+        self.budget = 0
+
+    @property
+    def ready(self) -> bool:
+        """Prepared, with at least one metric to report."""
+        return bool(self.metrics)
 
     # --- setup ---------------------------------------------------------------------------------------------
 
-    @property
-    def toy(self) -> bool:
-        return hasattr(self.datamodule, "centers")
-
     def prepare(self, datamodule: GANDataModule) -> "Evaluation":
-        """Read the data, get the feature network (cached or trained now) and the real features."""
+        """Read the data, keep the selected metrics whose needs it meets, and prepare what they read."""
         datamodule.setup("fit")
         self.datamodule = datamodule
-        if self.features_name == "evaluator" and not datamodule.has_labels:
-            log.warning(
-                "evaluation is off: %s has no class labels to train the evaluator network on; measure with "
-                "metrics.features=inception metrics.weights_path=<Inception weights file>",
-                datamodule.name,
-            )
-            return self
-        self.train_images = _all_samples(datamodule.train_set)
-        self.heldout_images = _all_samples(datamodule.heldout_set)
-        self.ready = True
-        if self.toy:
-            self.budget = self.num_samples or DEFAULT_BUDGET
+        selected = lookup(datamodule.metrics)
+        has = self._capabilities(datamodule, selected)
+        self.metrics = [metric for metric in selected if metric.needs <= has]
+        for metric in selected:
+            if not metric.needs <= has:
+                missing = ", ".join(sorted(metric.needs - has))
+                log.info("metric %s skipped: %s has no %s", metric.name, datamodule.name, missing)
+        if not self.metrics:
+            log.warning("evaluation is off: none of data.metrics=%s can be measured on %s", datamodule.metrics,
+                        datamodule.name)  # fmt: skip
             return self
         start = time.perf_counter()
-        self.network = self._feature_network()
-        self.feature_scale = 1.0
-        self.train_features = self.features(self.train_images)
-        # One fixed scale per feature network, so that E|f|^2 / d = 1 on the training set: the raw activations
-        # of a small classifier have an arbitrary scale that would make FID and KID (a cubic kernel) huge.
-        self.feature_scale = float(self.train_features.pow(2).mean().sqrt())
-        self.train_features /= self.feature_scale
-        self.heldout_features = self.features(self.heldout_images)
-        self.budget = self.num_samples or len(self.heldout_images)
+        self.train_images = _all_samples(datamodule.train_set)
+        self.heldout_images = _all_samples(datamodule.heldout_set)
+        if "labels" in has:
+            self.labels = datamodule.labels()
+            self.probe_counts = usable_label_counts(self.labels[0], self.probe_labels)
+        if "features" in has:
+            self._prepare_features()
+        self.budget = self.num_samples or (len(self.heldout_images) if "features" in has else POINTS_BUDGET)
+        self.heldout = SampleSet(self, self.heldout_images[: self.budget])
         log.info("evaluation prepared in %.1f s (budget: %d samples)", time.perf_counter() - start, self.budget)
         return self
+
+    def _capabilities(self, datamodule: GANDataModule, selected: list[Metric]) -> set[str]:
+        """What this data and these settings can give the metrics (see ``registry.NEEDS``)."""
+        has = {"labels"} if datamodule.has_labels else set()
+        self.modes = datamodule.modes()
+        if self.modes is not None:
+            has.add("modes")
+        if datamodule.kind == "points":
+            has.add("points")
+            return has
+        wants_features = any(metric.needs & {"features", "classifier"} for metric in selected)
+        if wants_features and (self.features_name != "evaluator" or datamodule.has_labels):
+            has.add("features")
+            if self.features_name == "evaluator":
+                has.add("classifier")
+        elif wants_features:
+            log.warning(
+                "%s has no class labels to train the evaluator network on; measure with metrics.features=inception "
+                "metrics.weights_path=<Inception weights file>", datamodule.name,
+            )  # fmt: skip
+        return has
+
+    def _prepare_features(self) -> None:
+        self.network = self._feature_network()
+        self.feature_scale = 1.0
+        train_features = self.features(self.train_images)
+        # One fixed scale per feature network, so that E|f|^2 / d = 1 on the training set: the raw activations
+        # of a small classifier have an arbitrary scale that would make FID and KID (a cubic kernel) huge.
+        self.feature_scale = float(train_features.pow(2).mean().sqrt())
+        self.train_features = train_features / self.feature_scale
 
     def _feature_network(self) -> nn.Module:
         if self.features_name == "inception":
             return _inception(self.weights_path)
-        train_labels, heldout_labels = self.datamodule.labels()
+        train_labels, heldout_labels = self.labels
         train = (to_unit_range(self.train_images).float(), train_labels)
         heldout = (to_unit_range(self.heldout_images).float(), heldout_labels)
         name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
@@ -124,7 +177,7 @@ class Evaluation:
         self.classifier = model
         return _FeaturesOf(model)
 
-    # --- features ------------------------------------------------------------------------------------------
+    # --- what metrics read ---------------------------------------------------------------------------------
 
     @torch.no_grad()
     def features(self, samples: Tensor) -> Tensor:
@@ -132,6 +185,23 @@ class Evaluation:
         batches = samples.split(self.batch_size)
         features = torch.cat([self.network(to_unit_range(batch).float()) for batch in batches])
         return features.double() / self.feature_scale
+
+    @torch.no_grad()
+    def logits(self, samples: Tensor) -> Tensor:
+        """The evaluator's class logits of (N, *shape) samples."""
+        return torch.cat([self.classifier(to_unit_range(b).float()) for b in samples.split(self.batch_size)])
+
+    @cached_property
+    def train_points(self) -> Tensor:
+        return self.train_images.double()
+
+    def reference(self, n: int) -> Tensor:
+        """A fixed random subset of ``n`` training features (equal-sized sets, as precision/recall papers use)."""
+        picks = torch.randperm(len(self.train_features), generator=torch.Generator().manual_seed(self.seed))
+        return self.train_features[picks[:n]]
+
+    def embed_all(self, embed: Callable[[Tensor], Tensor], samples: Tensor) -> Tensor:
+        return torch.cat([embed(to_unit_range(batch).float()) for batch in samples.split(self.batch_size)])
 
     @torch.no_grad()
     def generate(self, gan: nn.Module, n: int) -> Tensor:
@@ -156,88 +226,49 @@ class Evaluation:
         # rank r made samples r, r + world, ...: interleave them back into the order of z
         return torch.stack(gathered, dim=1).flatten(0, 1)[:n].cpu()
 
-    # --- metrics -------------------------------------------------------------------------------------------
+    # --- measuring -----------------------------------------------------------------------------------------
 
-    def _distances(self, features: Tensor, logits: Tensor | None) -> dict[str, float]:
-        tag = budget_tag(len(features))
-        picks = torch.randperm(len(self.train_features), generator=torch.Generator().manual_seed(self.seed))
-        reference = self.train_features[picks[: len(features)]]  # equal-sized sets, as the P/R papers use
-        precision, recall = precision_recall(reference, features, self.precision_k)
-        density, coverage = density_coverage(reference, features, self.density_k)
-        values = {
-            "fid": fid(self.train_features, features),
-            "kid": kid(self.train_features, features, self.kid_subsets, self.seed),
-            "precision": precision,
-            "recall": recall,
-            "density": density,
-            "coverage": coverage,
-        }
-        if logits is not None:
-            values.update(class_metrics(logits, self.seed))
-        return {f"{name}{tag}": value for name, value in values.items()}
-
-    def _logits(self, samples: Tensor) -> Tensor | None:
-        if self.classifier is None:
-            return None
-        with torch.no_grad():
-            return torch.cat([self.classifier(batch) for batch in samples.split(self.batch_size)])
+    def report(self, prefix: str, samples: SampleSet) -> dict[str, float]:
+        """Every per-evaluation metric of ``samples``, named ``<prefix>/<value><budget>``."""
+        tag = budget_tag(len(samples))
+        values = {}
+        for metric in self.metrics:
+            if not metric.at_end:
+                values |= {f"{prefix}/{name}{tag}": value for name, value in metric.compute(self, samples).items()}
+        return values
 
     def measure(self, gan: nn.Module) -> dict[str, float]:
         """The ``val/*`` metrics of the GAN's sampler at the evaluation budget."""
-        samples = self.generate(gan, self.budget)
-        if self.toy:
-            report = mode_metrics(samples, self.datamodule.centers, self.datamodule.std)
-            return {f"val/{k}": v for k, v in report.as_dict(self.budget).items()}
-        values = self._distances(self.features(samples), self._logits(samples))
-        return {f"val/{name}": value for name, value in values.items()}
+        return self.report("val", SampleSet(self, self.generate(gan, self.budget)))
 
     def floor(self) -> dict[str, float]:
         """The held-out real samples measured like a generator: the ``floor/*`` metrics."""
-        heldout = self.heldout_images
-        if self.toy:
-            report = mode_metrics(heldout[: self.budget], self.datamodule.centers, self.datamodule.std)
-            return {f"floor/{k}": v for k, v in report.as_dict(min(self.budget, len(heldout))).items()}
-        logits = self._logits(to_unit_range(heldout).float())
-        return {f"floor/{name}": value for name, value in self._distances(self.heldout_features, logits).items()}
+        return self.report("floor", self.heldout)
 
-    def names(self) -> list[str]:
-        """The names ``measure`` reports, ``val/...`` (for TensorBoard's HParams tab); none when not ready."""
+    def at_end(self, discriminators: dict[str, nn.Module]) -> dict[str, float]:
+        """The metrics measured once when training ends (the linear probe): ``probe/*``."""
+        values = {}
+        for metric in self.metrics:
+            if metric.at_end:
+                values |= {
+                    f"{metric.name}/{name}": value for name, value in metric.compute(self, discriminators).items()
+                }
+        return values
+
+    def directions(self) -> dict[str, bool]:
+        """Every name this evaluation reports, with whether higher is better: ``val/*``, ``floor/*`` and ``probe/*``
+        (only the 10-label probe means; the rest are logged but not compared); empty when not ready."""
         if not self.ready:
-            return []
-        tag = budget_tag(self.budget)
-        if self.toy:
-            base = [f"modes{tag}", f"hq{tag}", f"rkl{tag}"]
-        else:
-            base = [f"{name}{tag}" for name in ("fid", "kid", "precision", "recall", "density", "coverage")]
-            if self.classifier is not None:
-                base += [f"{name}{tag}" for name in ("classes", "class_kl", "score")]
-        return [f"val/{name}" for name in base]
-
-    # --- linear probe --------------------------------------------------------------------------------------
-
-    @torch.no_grad()
-    def probe(self, discriminators: dict[str, nn.Module]) -> dict[str, float]:
-        """Linear-probe accuracy on the held-out labels with n labels per class, for raw pixels and for each
-        named (frozen) discriminator's features: ``probe/<name>_<n>labels`` (mean) and ``..._std``."""
-        if self.toy:
             return {}
-        train_labels, test_labels = self.datamodule.labels()
-        counts = usable_label_counts(train_labels, self.probe_labels)
-        sources = {"pixels": lambda x: x.flatten(1)} | {
-            name: _embedding(discriminator) for name, discriminator in discriminators.items()
-        }
-        results = {}
-        for name, embed in sources.items():
-            train = (self._embed_all(embed, self.train_images), train_labels)
-            test = (self._embed_all(embed, self.heldout_images), test_labels)
-            for n in counts:
-                mean, std = probe_accuracy(train, test, n, self.probe_draws, self.seed)
-                results[f"probe/{name}_{n}labels"] = mean
-                results[f"probe/{name}_{n}labels_std"] = std
-        return results
-
-    def _embed_all(self, embed: Callable[[Tensor], Tensor], samples: Tensor) -> Tensor:
-        return torch.cat([embed(to_unit_range(batch).float()) for batch in samples.split(self.batch_size)])
+        tag, floor_tag = budget_tag(self.budget), budget_tag(len(self.heldout))
+        names = {}
+        for metric in self.metrics:
+            if metric.at_end:
+                names |= {f"{metric.name}/{source}_10labels": True for source in ("d", "random_d", "pixels")}
+                continue
+            names |= {f"val/{name}{tag}": higher for name, higher in metric.outputs.items()}
+            names |= {f"floor/{name}{floor_tag}": higher for name, higher in metric.outputs.items()}
+        return names
 
 
 def _all_samples(dataset: Dataset) -> Tensor:
@@ -245,19 +276,6 @@ def _all_samples(dataset: Dataset) -> Tensor:
     if isinstance(dataset, TensorSamples):
         return dataset.samples
     return torch.cat(list(DataLoader(dataset, batch_size=256)))
-
-
-def _embedding(discriminator: nn.Module) -> Callable[[Tensor], Tensor]:
-    device = next(discriminator.parameters()).device
-
-    def embed(x: Tensor) -> Tensor:
-        was_training = discriminator.training
-        discriminator.eval()
-        features = discriminator.embed(x.to(device)).float().cpu()
-        discriminator.train(was_training)
-        return features
-
-    return embed
 
 
 class _FeaturesOf(nn.Module):
@@ -293,11 +311,3 @@ def _inception(weights_path: str | None) -> nn.Module:
     if not Path(weights_path).expanduser().is_file():
         raise ConfigError(f"metrics.weights_path={weights_path} does not exist. {INCEPTION_WEIGHTS_HELP}")
     return _InceptionFeatures(str(Path(weights_path).expanduser()))
-
-
-def is_better(name: str, value: float, best: float | None) -> bool:
-    """Whether ``value`` of metric ``name`` beats ``best`` (distances and KL: lower; the rest: higher)."""
-    if best is None or math.isnan(best):
-        return not math.isnan(value)
-    lower = any(key in name for key in ("fid", "kid", "kl"))
-    return value < best if lower else value > best

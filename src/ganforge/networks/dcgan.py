@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator, Tanh
+from ganforge.networks.layers import Discriminator
 
 
 def upsampling_plan(image_size: int) -> tuple[int, int]:
@@ -46,7 +46,7 @@ class DCGANGenerator(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out in itertools.pairwise(channels):
             layers += [nn.BatchNorm2d(c_in), nn.ReLU(), nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
-        layers += [nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, self.out_shape[0], 3, 1, 1), Tanh()]
+        layers += [nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, self.out_shape[0], 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:

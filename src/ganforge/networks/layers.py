@@ -20,36 +20,6 @@ def unpack(x: Tensor, m: int) -> Tensor:
     return x.reshape(x.shape[0] * m, x.shape[1] // m, *x.shape[2:])
 
 
-class _SigmoidTanh(torch.autograd.Function):
-    """tanh(x) = 2 sigmoid(2x) - 1 forward; the usual tanh gradient (1 - y^2) backward."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
-        y = torch.mul(x, 2.0).sigmoid_().mul_(2.0).sub_(1.0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.tanh_backward(grad, y)  # differentiable: double backward works
-
-
-class Tanh(nn.Module):
-    """The generators' output activation: ``torch.tanh``, except for float32 on the CPU.
-
-    There torch's tanh kernel runs at ~2.5 ns per value against ~0.4 ns for sigmoid (torch 2.14, one thread,
-    this project's CI machines), so ``2 sigmoid(2x) - 1`` with tanh's own backward is 2.5x faster forward +
-    backward (batch 1024 MLP: 2.67 -> 1.07 ms of a ~35 ms step; batch 128: 0.32 -> 0.17 ms). It differs from
-    torch.tanh by at most 2e-7 (float32 rounding near 0), far below one 8-bit pixel level.
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32:
-            return _SigmoidTanh.apply(x)
-        return torch.tanh(x)
-
-
 class MinibatchStd(nn.Module):
     """Appends one feature: the mean std of the features across each group of samples (Karras et al. 2018).
 
@@ -106,7 +76,7 @@ class Discriminator(nn.Module):
         return self.in_shape[0] * self.pack
 
     def finish(self, use_spectral_norm: bool) -> None:
-        self.spectral_norm_applied = use_spectral_norm
+        self.lipschitz = use_spectral_norm  # spectral norm keeps every layer 1-Lipschitz; validation reads this
         if use_spectral_norm:
             apply_spectral_norm(self)
 

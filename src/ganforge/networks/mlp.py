@@ -5,9 +5,9 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator, Tanh
+from ganforge.networks.layers import Discriminator
 
-OUTPUT_ACTIVATIONS = {"tanh": Tanh, "linear": nn.Identity}
+OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity}
 
 
 def _hidden_stack(in_features: int, hidden_dim: int, num_layers: int, negative_slope: float) -> list[nn.Module]:

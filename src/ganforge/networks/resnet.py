@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator, Tanh
+from ganforge.networks.layers import Discriminator
 
 _SIZE = 32
 
@@ -69,7 +69,7 @@ class ResNetGenerator(nn.Module):
         self.project = nn.Linear(latent_dim, width * 4 * 4)
         self.net = nn.Sequential(
             *(GeneratorBlock(width) for _ in range(3)),
-            nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, self.out_shape[0], 3, 1, 1), Tanh(),
+            nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, self.out_shape[0], 3, 1, 1), nn.Tanh(),
         )  # fmt: skip
 
     def forward(self, z: Tensor) -> Tensor:
