@@ -40,6 +40,11 @@ def test_overrides_are_used_saved_and_shown_in_hparams(tmp_path: Path) -> None:
     hparams = logged_hparams(events(run_dir))
     assert hparams["model/hidden_dim"] == 256 and hparams["data/batch_size"] == 64
     assert hparams["optim/lr_d"] == pytest.approx(1e-4)
+    # what a person set, not plumbing: the group choices and their values, at most 40 columns
+    assert hparams["choice/model"] == "mlp" and hparams["choice/data"] == "digits"
+    assert len(hparams) <= 40, sorted(hparams)
+    plumbing = [k for k in hparams if k.rsplit("/", 1)[-1].startswith("_") or k.startswith(("paths/", "callbacks/"))]
+    assert plumbing == [] and not any(k.endswith(("_dir", "root", "path")) for k in hparams)
     assert len(events(run_dir).Images("samples/fixed_noise")) == 2
 
 

@@ -12,7 +12,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from ganforge.train import build, train
 
-SCALARS = {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"}
+SCALARS = {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "train/d_accuracy"}
 
 
 def events(run_dir: Path) -> EventAccumulator:
@@ -44,7 +44,9 @@ def test_tensorboard_holds_scalars_images_and_hparams(finished_run: Path) -> Non
     accumulator = events(finished_run)
     assert set(accumulator.Tags()["scalars"]) >= SCALARS
     d_real = [event.value for event in accumulator.Scalars("train/d_real")]
-    assert len(d_real) == 6 and all(0 < v < 1 for v in d_real)  # 2 epochs x 3 batches, probabilities
+    accuracy = [event.value for event in accumulator.Scalars("train/d_accuracy")]
+    assert len(d_real) == len(accuracy) == 6 and all(map(math.isfinite, d_real))  # 2 epochs x 3 batches
+    assert all(0 <= v <= 1 for v in accuracy)  # a share of (real, fake) pairs
     grids = accumulator.Images("samples/fixed_noise")
     assert [g.step for g in grids] == [3, 6]  # one grid per epoch, on the same batch axis as the scalars
     hparams = logged_hparams(accumulator)

@@ -114,6 +114,19 @@ def _int(key: str, low: int, example: str, allowed: str | None = None) -> Rule:
     return Rule(key, allowed or f"an integer >= {low}", example, _int_at_least(low), ("abc", str(min(low - 1, -5))))
 
 
+def _enum(key: str, values: tuple[Any, ...], example: str, out_of_range: str, null: str = "") -> Rule:
+    """One of ``values`` (None written as ``null``, explained by ``null``)."""
+    names = [f"null{null}" if v is None else str(v) for v in values]
+    return Rule(key, ", ".join(names[:-1]) + " or " + names[-1], example, _one_of(*values), ("[1]", out_of_range))
+
+
+def _names(key: str, what: str, example: str, known: Callable[[Any], bool]) -> Rule:
+    """A list (possibly empty) of known names."""
+    return Rule(
+        key, f"a list of {what}", example, _list_of(known, min_length=0), (example.strip("[]").split(",")[0], "[nope]")
+    )
+
+
 def _text(key: str, allowed: str, example: str) -> Rule:
     return Rule(key, allowed, example, _non_empty_string, ("[1]", "''"))
 
@@ -146,47 +159,30 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.lr_d", "a finite number > 0", "2e-4", _positive_number, ("abc", "0")),
     Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas, ("0.5", "[0.5,1.0]")),
     _int("optim.d_steps", 1, "1"),
-    Rule(
-        "trainer.precision",
-        "32-true, bf16-mixed, 16-mixed, bf16-true or 64-true",
-        "bf16-mixed",
-        _one_of("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"),
-        ("[32]", "8-true"),
-    ),
+    _enum("trainer.precision", ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"), "bf16-mixed", "8-true"),
     Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", _optional(_fraction), ("abc", "1.5")),
     Rule("regularizer.gamma", "a finite number >= 0", "10", _non_negative_number, ("abc", "-1")),
     _int("regularizer.every", 1, "16"),
     Rule("regularizer.weight", "a finite number >= 0", "10", _non_negative_number, ("abc", "-1")),
-    Rule(
+    _names(
         "augment.policy",
-        "a list of DiffAugment policies (color, translation, cutout)",
+        "DiffAugment policies (color, translation, cutout)",
         "[color,translation]",
-        _list_of(_diffaugment_policy, min_length=0),
-        ("color", "[foo]"),
+        _diffaugment_policy,
     ),
     _int("model.width", 1, "64"),
     _int("model.generator.width", 1, "256"),
     _int("model.discriminator.width", 1, "128"),
     _int("model.discriminator.pack", 1, "2"),
-    Rule(
-        "model.generator.output_activation",
-        "null (what the data calls for), tanh or linear",
-        "tanh",
-        _one_of(None, "tanh", "linear"),
-        ("[1]", "relu"),
-    ),
+    _enum("model.generator.output_activation", (None, "tanh", "linear"), "tanh", "relu", " (what the data calls for)"),
     _int("data.batch_size", 1, "128"),
     _int("data.image_size", 8, "28"),
     Rule("data.channels", "1 (grey) or 3 (RGB)", "3", _one_of(1, 3), ("abc", "2")),
     _int("data.num_workers", 0, "0"),
     Rule("data.holdout_fraction", "a number in [0, 1)", "0.1", _fraction, ("abc", "1.0")),
     _int("data.split_seed", 0, "0"),
-    Rule(
-        "data.metrics",
-        "a list of registered metric names (src/ganforge/metrics/registry.py)",
-        "[fid,kid]",
-        _list_of(_registered_metric, min_length=0),
-        ("fid", "[nope]"),
+    _names(
+        "data.metrics", "registered metric names (src/ganforge/metrics/registry.py)", "[fid,kid]", _registered_metric
     ),
     _int("data.preview.num_samples", 1, "64"),
     Rule("data.cache_limit_mb", "a finite number >= 0 (0: never cache)", "2048", _non_negative_number, ("abc", "-1")),
@@ -210,21 +206,15 @@ RULES: tuple[Rule, ...] = (
         ("abc", "0"),
     ),
     _int("trainer.num_sanity_val_steps", 0, "0"),
-    Rule(
-        "trainer.accelerator",
-        "auto, cpu, gpu, cuda, mps or tpu",
-        "cpu",
-        _one_of("auto", "cpu", "gpu", "cuda", "mps", "tpu"),
-        ("[1]", "abacus"),
-    ),
+    _enum("trainer.accelerator", ("auto", "cpu", "gpu", "cuda", "mps", "tpu"), "cpu", "abacus"),
     Rule("trainer.devices", "an integer >= 1, or auto", "1", _devices, ("[abc]", "0")),
     _int("trainer.num_nodes", 1, "1"),
-    Rule(
+    _enum(
         "trainer.strategy.process_group_backend",
-        "null (nccl on GPUs, gloo on CPUs), nccl, gloo or mpi",
+        (None, "nccl", "gloo", "mpi"),
         "gloo",
-        _one_of(None, "nccl", "gloo", "mpi"),
-        ("[1]", "carrier-pigeon"),
+        "carrier-pigeon",
+        " (nccl on GPUs, gloo on CPUs)",
     ),
     _int("callbacks.sample_grid.every_n_epochs", 1, "1"),
     _int("callbacks.last_checkpoint.every_n_epochs", 1, "1"),
@@ -237,7 +227,7 @@ RULES: tuple[Rule, ...] = (
     _int("callbacks.evaluation.every_n_epochs", 1, "20"),
     _int("callbacks.progress_bar.refresh_rate", 0, "5", "an integer >= 0 (0: no updates)"),
     _int("callbacks.model_summary.max_depth", -1, "2", "an integer >= -1 (-1: every layer)"),
-    Rule("metrics.features", "evaluator or inception", "evaluator", _one_of("evaluator", "inception"), ("[1]", "vgg")),
+    _enum("metrics.features", ("evaluator", "inception"), "evaluator", "vgg"),
     Rule(
         "metrics.weights_path",
         "null or the path of a weights file",

@@ -1,0 +1,58 @@
+"""ganforge installs as a package: the wheel carries the configs, and `ganforge-train` runs from anywhere."""
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_package_list_names_every_package_under_src() -> None:
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT / "src").parts) for init in (ROOT / "src").glob("**/__init__.py")
+    }
+    assert declared == found | {"ganforge.conf"}
+
+
+@pytest.mark.slow
+def test_a_non_editable_install_runs_from_another_directory(tmp_path: Path) -> None:
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    build = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("ganforge-*.whl")
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [*pip, "install", "--no-deps", "--no-compile", "--target", str(site), str(wheel)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    assert (site / "ganforge" / "conf" / "train.yaml").is_file() and (site / "ganforge" / "conf" / "data").is_dir()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], cwd=elsewhere, env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    where = run("-c", "import ganforge.train as t; print(t.__file__); print(t.CONFIG_DIR)")
+    assert where.stdout.splitlines() == [str(site / "ganforge" / "train.py"), str(site / "ganforge" / "conf")]
+    shown = run("-m", "ganforge.train", "--cfg", "job")
+    assert shown.returncode == 0, shown.stderr
+    assert "_target_: ganforge.data.DigitsDataModule" in shown.stdout
+    one_batch = run(
+        "-m", "ganforge.train", "trainer.max_epochs=1", "trainer.limit_train_batches=1", "data.batch_size=8",
+        "callbacks.evaluation=null", "callbacks.progress_bar=null", "callbacks.model_summary=null",
+    )  # fmt: skip
+    assert one_batch.returncode == 0, one_batch.stderr
+    (checkpoint,) = elsewhere.glob("outputs/*/*/checkpoints/last.ckpt")
+    assert checkpoint.stat().st_size > 0
