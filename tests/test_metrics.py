@@ -1,12 +1,13 @@
-"""Mode metrics on constructed samples give exactly the hand-computed numbers."""
+"""Metrics of the 2-D mixtures on constructed samples (hand-computed numbers), and the metric registry."""
 
 import math
 
 import pytest
 import torch
 
-from ganforge.data import grid_centers, ring_centers
-from ganforge.metrics import mode_metrics
+from ganforge.data import GaussianMixtureDataModule, grid_centers, ring_centers
+from ganforge.metrics import REGISTRY, Evaluation, mode_metrics, register
+from ganforge.metrics.sliced import sliced_wasserstein
 
 STD = 0.01
 
@@ -42,3 +43,60 @@ def test_a_mode_needs_a_fifth_of_its_share_to_count() -> None:
     report = mode_metrics(on_modes(centers, per_mode), centers, 0.05)
     assert report.modes == 24 and report.counts[-1] == 19
     assert report.as_dict() == {"modes": 24.0, "hq": 1.0, "rkl": pytest.approx(report.reverse_kl)}
+
+
+# --- sliced Wasserstein distance (the 2-D mixtures' distance metric) -------------------------------------------
+
+
+def test_sliced_wasserstein_is_zero_on_itself_and_the_mean_projected_shift_otherwise() -> None:
+    points = torch.randn(4000, 2, generator=torch.Generator().manual_seed(0))
+    assert sliced_wasserstein(points, points) == pytest.approx(0.0, abs=1e-12)
+    # a shift by v moves every 1-D projection by theta.v: the mean of |theta.v| over unit theta is 2|v|/pi in 2-D
+    assert sliced_wasserstein(points, points + torch.tensor([3.0, 4.0]), directions=4096) == pytest.approx(
+        2 * 5 / math.pi, rel=0.03
+    )
+
+
+def test_sliced_wasserstein_grows_as_modes_are_dropped() -> None:
+    centers = ring_centers()
+    real = on_modes(centers, [250] * 8)
+    distances = [sliced_wasserstein(on_modes(centers, [2000 // k] * k + [0] * (8 - k)), real) for k in (8, 4, 1)]
+    assert distances[0] == pytest.approx(0.0, abs=1e-9) and distances[0] < distances[1] < distances[2]
+
+
+# --- the registry: a metric is one registered function ---------------------------------------------------------
+
+
+def test_a_new_metric_is_one_registered_function_and_a_name_in_the_data_config() -> None:
+    @register("test_spread", {"spread": False}, needs=("points",))
+    def spread(evaluation, samples) -> dict[str, float]:
+        """Mean distance of the samples from the origin's ring (lower is better)."""
+        return {"spread": float((samples.points.norm(dim=1) - 1).abs().mean())}
+
+    try:
+        data = GaussianMixtureDataModule(ring_centers(), STD, num_samples=2000, metrics=["test_spread", "modes"])
+        evaluation = Evaluation().prepare(data)
+        directions = evaluation.directions()
+        assert directions["val/spread2.5k"] is False and directions["val/modes2.5k"] is True
+        assert directions["floor/spread200"] is False  # the held-out 10% of 2,000 points
+        floor = evaluation.floor()
+        assert floor["floor/spread200"] < 0.05 and floor["floor/modes200"] == 8
+    finally:
+        del REGISTRY["test_spread"]
+
+
+def test_metrics_the_data_cannot_serve_are_skipped_not_failed(caplog: pytest.LogCaptureFixture) -> None:
+    from ganforge.data import DigitsDataModule
+
+    with caplog.at_level("INFO"):
+        evaluation = Evaluation().prepare(DigitsDataModule(metrics=["modes", "swd"]))
+    assert not evaluation.ready and evaluation.directions() == {}
+    assert "metric modes skipped: digits has no modes" in caplog.text
+    assert "metric swd skipped: digits has no points" in caplog.text
+
+
+def test_unknown_metric_names_are_a_config_error() -> None:
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.metrics names unknown metrics \['nope'\]; registered metrics: "):
+        Evaluation().prepare(GaussianMixtureDataModule(ring_centers(), STD, num_samples=100, metrics=["nope"]))

@@ -3,19 +3,17 @@
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_package_list_names_every_package_under_src() -> None:
     declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {
-        ".".join(init.parent.relative_to(ROOT / "src").parts) for init in (ROOT / "src").glob("**/__init__.py")
-    }
+    found = {".".join(init.parent.relative_to(ROOT / "src").parts) for init in (ROOT / "src").glob("**/__init__.py")}
     assert declared == found | {"ganforge.conf"}
 
 

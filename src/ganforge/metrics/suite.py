@@ -110,9 +110,9 @@ class Evaluation:
 
     def prepare(self, datamodule: GANDataModule) -> "Evaluation":
         """Read the data, keep the selected metrics whose needs it meets, and prepare what they read."""
+        selected = lookup(datamodule.metrics)
         datamodule.setup("fit")
         self.datamodule = datamodule
-        selected = lookup(datamodule.metrics)
         has = self._capabilities(datamodule, selected)
         self.metrics = [metric for metric in selected if metric.needs <= has]
         for metric in selected:
