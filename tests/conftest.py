@@ -19,6 +19,7 @@ TINY = (
     "trainer.max_epochs=2",
     "trainer.limit_train_batches=3",
     "trainer.log_every_n_steps=1",
+    "callbacks.sample_grid.every_n_steps=3",  # one grid per epoch of 3 batches
     "callbacks.progress_bar=null",
     "callbacks.model_summary=null",
 )

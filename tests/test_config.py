@@ -107,7 +107,7 @@ def test_folder_without_a_path_says_it_is_required(tmp_path: Path) -> None:
         ("model.hidden_dim=-3", "model.hidden_dim=-3 is invalid"),
         ("optim.betas=[0.5,1.0]", "optim.betas=[0.5, 1.0] is invalid: it must be two numbers in [0, 1)"),
         ("trainer.max_epochs=0", "trainer.max_epochs=0 is invalid: it must be an integer >= 1, or -1"),
-        ("callbacks.periodic_checkpoint.every_n_epochs=1", "last.ckpt is already written every epoch"),
+        ("callbacks.evaluation.every_n_steps=0", "callbacks.evaluation.every_n_steps=0 is invalid: it must be an"),
         ("data.image_size=4", "data.image_size=4 is invalid: it must be an integer >= 8"),
         ("data=mnist data.channels=2", "data.channels=2 is invalid: it must be 1 (grey) or 3 (RGB)"),
         ("data.holdout_fraction=1.0", "data.holdout_fraction=1.0 is invalid: it must be a number in [0, 1)"),

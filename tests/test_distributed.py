@@ -20,7 +20,7 @@ def test_ddp_on_two_cpu_processes(tmp_path: Path) -> None:
     args = [
         TRAIN, f"hydra.run.dir={run_dir}", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
         "data.batch_size=16", "trainer.max_epochs=2", "trainer.limit_train_batches=3", "trainer.log_every_n_steps=1",
-        "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.evaluation.every_n_epochs=1",
+        "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.evaluation.every_n_steps=3",
         *FAST_EVAL,
         "+callbacks.noise_probe._target_=tests.faults.NoiseProbe", f"+callbacks.noise_probe.path={tmp_path / 'noise'}",
     ]  # fmt: skip

@@ -190,7 +190,7 @@ def test_inception_features_offline_say_how_to_provide_the_weights(tmp_path: Pat
 def test_metrics_json_of_a_tiny_run(tiny_cfg, tmp_path: Path) -> None:
     from ganforge.train import train
 
-    metrics = train(tiny_cfg("trainer.max_epochs=2", "callbacks.evaluation.every_n_epochs=1", "objective=best/fid180"))
+    metrics = train(tiny_cfg("trainer.max_epochs=2", "callbacks.evaluation.every_n_steps=3", "objective=best/fid180"))
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["evaluations"] == 2 and report["budget"] == 180 and report["seconds_per_evaluation"] > 0
     values = report["metrics"]
@@ -198,3 +198,63 @@ def test_metrics_json_of_a_tiny_run(tiny_cfg, tmp_path: Path) -> None:
         assert name in values and name in metrics and math.isfinite(values[name])
     assert values["best/fid180"] <= values["val/fid180"]
     assert "probe/random_d_10labels" in values and "probe/pixels_10labels" in values
+
+
+def test_the_run_keeps_its_best_generator_and_draws_samples_png_from_it(tiny_cfg, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ganforge.previews import ImageGrid
+    from ganforge.runs import load_gan
+    from ganforge.train import train
+
+    train(tiny_cfg("trainer.max_epochs=3", "callbacks.evaluation.every_n_steps=2"))
+    run = tmp_path / "run"
+    report = json.loads((run / "metrics.json").read_text())
+    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
+    assert report["monitor"] == "val/fid180" and report["best_step"] in (2, 4, 6, 8, 9)
+    assert best["ganforge_counters"]["generator_updates"] == report["best_step"]
+    fids = {e.step: e.value for e in events_of(run).Scalars("val/fid180")}
+    assert sorted(fids) == [2, 4, 6, 8, 9] and min(fids.values()) == pytest.approx(fids[report["best_step"]])
+    assert report["metrics"]["best/fid180"] == pytest.approx(fids[report["best_step"]], rel=1e-6)
+    # samples.png is the best generator's view of the fixed noise, not the last one's
+    _, gan = load_gan(run, "best.ckpt")
+    noise = best["callbacks"]["SampleGrid"]["fixed_noise"]
+    with torch.no_grad():
+        expected = ImageGrid().render(gan.sampler(noise)).mul(255).add(0.5).clamp(0, 255).byte()
+    with Image.open(run / "samples.png") as image:
+        written = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+    assert torch.equal(written, expected)
+
+
+def test_a_monitor_the_data_does_not_report_fails_before_training(tiny_cfg) -> None:
+    from ganforge.train import train
+
+    with pytest.raises(ConfigError, match=r"callbacks.evaluation.monitor=modes is not reported on this data; choose"):
+        train(tiny_cfg("callbacks.evaluation.monitor=modes"))
+
+
+def events_of(run: Path):
+    from tests.test_train import events
+
+    return events(run)
+
+
+def test_samples_png_uses_the_kept_best_weights_not_the_current_ones(tiny_cfg, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from ganforge.callbacks import EvaluationCallback, SampleGrid
+    from ganforge.train import build
+
+    gan, datamodule, _ = build(tiny_cfg())
+    grid = SampleGrid(str(tmp_path / "out"))
+    grid.fixed_noise = torch.randn(16, gan.latent_dim, generator=torch.Generator().manual_seed(0))
+    evaluation = EvaluationCallback(Evaluation(), str(tmp_path / "out"))
+    evaluation.best_sampler = {k: torch.zeros_like(v) for k, v in gan.sampler.state_dict().items()}
+    grid.on_train_end(SimpleNamespace(callbacks=[evaluation]), gan)
+    with Image.open(tmp_path / "out" / "samples.png") as image:
+        pixels = np.array(image.convert("L"))
+    # an all-zero generator outputs tanh(0) = 0 everywhere: mid-grey samples (the grid's padding is 0 = black)
+    assert set(np.unique(pixels)) <= {0, 127, 128}
+    assert (pixels == 0).mean() < 0.5

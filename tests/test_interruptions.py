@@ -23,7 +23,8 @@ def launch(run_dir: Path, *extra: str) -> subprocess.Popen:
     """ganforge-train in the background; its output goes to <tmp>/output.log."""
     args = [
         TRAIN, f"hydra.run.dir={run_dir}", "data.batch_size=16", f"trainer.max_epochs={EPOCHS}",
-        "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.sample_grid.every_n_epochs=3",
+        "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.sample_grid.every_n_steps=303",
+        f"callbacks.last_checkpoint.every_n_steps={STEPS_PER_EPOCH}",
         "+callbacks.progress._target_=tests.faults.ProgressFile",
         f"+callbacks.progress.path={run_dir.parent / 'progress'}",
         *FAST_EVAL,

@@ -13,7 +13,7 @@ NOTEBOOK = CONFIG_DIR.parent / "notebooks" / "explore_run.ipynb"
 
 @pytest.mark.slow
 def test_explore_run_notebook_executes(tiny_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    train(tiny_cfg("callbacks.evaluation.every_n_epochs=1"))
+    train(tiny_cfg("callbacks.evaluation.every_n_steps=3"))
     monkeypatch.setenv("GANFORGE_RUN", str(tmp_path / "run"))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend renders figures as PNG
     notebook = nbformat.read(NOTEBOOK, as_version=4)

@@ -17,7 +17,7 @@ from tests.conftest import FAST_EVAL
 TRAIN = str(Path(sys.executable).parent / "ganforge-train")
 TINY_RUN = (
     "data.batch_size=16", "trainer.max_epochs=2", "trainer.limit_train_batches=3", "trainer.log_every_n_steps=1",
-    "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.evaluation.every_n_epochs=1",
+    "callbacks.progress_bar=null", "callbacks.model_summary=null", "callbacks.evaluation.every_n_steps=3",
     "data.metrics=[fid,kid,precision_recall,density_coverage,classes]",
     *FAST_EVAL,
 )  # fmt: skip

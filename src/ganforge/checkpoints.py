@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 from lightning.fabric.utilities.types import _PATH
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ganforge.errors import GanforgeError
 
 LAST = "last.ckpt"
+BEST = "best.ckpt"  # the training state when the monitored metric was best (callbacks.evaluation)
 
 
 class CheckpointError(GanforgeError, ValueError):
@@ -32,22 +32,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
         atomic_save(checkpoint, Path(path))
-
-
-def last_checkpoint(dirpath: str, every_n_epochs: int = 1) -> ModelCheckpoint:
-    """``last.ckpt``, rewritten every ``every_n_epochs`` epochs: the full training state to resume from."""
-    return ModelCheckpoint(
-        dirpath=dirpath, filename=Path(LAST).stem, every_n_epochs=every_n_epochs, save_top_k=1,
-        enable_version_counter=False,
-    )  # fmt: skip
-
-
-def periodic_checkpoints(dirpath: str, every_n_epochs: int = 100) -> ModelCheckpoint:
-    """``epochNNNN.ckpt`` every ``every_n_epochs`` epochs, all kept."""
-    return ModelCheckpoint(
-        dirpath=dirpath, filename="epoch{epoch:04d}", auto_insert_metric_name=False, every_n_epochs=every_n_epochs,
-        save_top_k=-1,
-    )  # fmt: skip
 
 
 def atomic_save(obj: Any, target: Path) -> None:

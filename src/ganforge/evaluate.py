@@ -1,7 +1,7 @@
 """``ganforge-evaluate ckpt=<run dir or checkpoint>``: measure a trained GAN, rebuilt from the run's saved config.
 
 ganforge-evaluate ckpt=outputs/2026-11-24/10-00-00-000000                      # its last.ckpt
-ganforge-evaluate ckpt=outputs/.../checkpoints/epoch0399.ckpt metrics.num_samples=1000
+ganforge-evaluate ckpt=outputs/.../checkpoints/best.ckpt metrics.num_samples=1000
 
 Results go to <run dir>/evaluations/<checkpoint>-<time>/metrics.json (never over an earlier evaluation) and are
 printed as a table. The metrics settings are this command's (conf/metrics/), the model and data the run's.

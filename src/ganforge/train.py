@@ -176,6 +176,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     compared = list(cfg.compare_metrics)
     if evaluation is not None:
         evaluation.evaluation.prepare(datamodule)  # reads the data now: bad data fails before training
+        if evaluation.active:
+            evaluation.monitored()  # a monitor the data does not report fails now, not at the first evaluation
         compared += list(evaluation.directions())
     log_hyperparameters(trainer.loggers, hyperparameters(cfg), compared)
     log.info("Run directory: %s", cfg.paths.output_dir)

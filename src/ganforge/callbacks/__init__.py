@@ -1,5 +1,6 @@
 """Lightning callbacks: what a run shows and saves besides the training step itself."""
 
+from ganforge.callbacks.checkpoints import PeriodicCheckpoint
 from ganforge.callbacks.evaluation import EvaluationCallback
 from ganforge.callbacks.rng import RNGState
 from ganforge.callbacks.safety import GracefulStop, Interrupted, NonFiniteGuard, NonFiniteLossError
@@ -11,6 +12,7 @@ __all__ = [
     "Interrupted",
     "NonFiniteGuard",
     "NonFiniteLossError",
+    "PeriodicCheckpoint",
     "RNGState",
     "SampleGrid",
 ]

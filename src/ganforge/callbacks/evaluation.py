@@ -13,8 +13,10 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
-from torch import nn
+from torch import Tensor, nn
 
+from ganforge.checkpoints import BEST
+from ganforge.errors import ConfigError
 from ganforge.metrics.registry import better
 from ganforge.metrics.suite import Evaluation
 
@@ -38,17 +40,28 @@ def log_scalars(trainer: L.Trainer, values: dict[str, float], step: int) -> None
 
 
 class EvaluationCallback(L.Callback):
-    """Measures the GAN's sampler (the EMA generator when EMA is on) every ``every_n_epochs`` epochs.
+    """Measures the GAN's sampler (the EMA generator when EMA is on) every ``every_n_steps`` generator updates and
+    when training ends.
 
-    Logged: ``val/*`` (best values kept as ``best/*``, lower-is-better for distances), ``floor/*`` once at step 0,
-    ``eval/seconds`` (cost of one evaluation) and, when training ends, ``probe/*``. Everything final is also
-    written to ``<run dir>/metrics.json``.
+    Logged: ``val/*`` (best values kept as ``best/*``, in the direction the metric registry declares),
+    ``floor/*`` once at step 0, ``eval/seconds`` (cost of one evaluation) and, when training ends, ``probe/*``.
+    Everything final is also written to ``<run dir>/metrics.json``.
+
+    The run keeps its best generator: whenever ``monitor`` (a reported value, e.g. ``fid``; by default the first
+    value of the data's first metric) improves, the whole training state is written to ``checkpoints/best.ckpt``
+    and the sampler's weights are kept, so that ``samples.png`` shows the best generator, not the last one.
     """
 
-    def __init__(self, evaluation: Evaluation, output_dir: str, every_n_epochs: int = 20) -> None:
+    def __init__(
+        self, evaluation: Evaluation, output_dir: str, every_n_steps: int = 500, monitor: str | None = None
+    ) -> None:
         self.evaluation = evaluation
         self.output_path = Path(output_dir) / METRICS_FILE
-        self.every_n_epochs = every_n_epochs
+        self.best_path = Path(output_dir) / "checkpoints" / BEST
+        self.every_n_steps = every_n_steps
+        self.monitor = monitor
+        self.best_step = -1
+        self.best_sampler: dict[str, Tensor] | None = None
         self.best: dict[str, float] = {}
         self.latest: dict[str, float] = {}
         self.latest_step = -1
@@ -78,10 +91,29 @@ class EvaluationCallback(L.Callback):
             log_scalars(trainer, self.floor, step=0)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best}
+        return {"best": self.best, "best_step": self.best_step}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = dict(state_dict["best"])
+        self.best_step = state_dict.get("best_step", -1)
+
+    def monitored(self) -> str:
+        """The ``val/*`` name that decides the best generator."""
+        names = [name for name in self.evaluation.directions() if name.startswith("val/")]
+        wanted = [name for name in names if self.monitor and name[4:].rstrip("0123456789.k") == self.monitor]
+        if self.monitor and not wanted:
+            raise ConfigError(
+                f"callbacks.evaluation.monitor={self.monitor} is not reported on this data; choose one of "
+                f"{', '.join(sorted({n[4:].rstrip('0123456789.k') for n in names}))}."
+            )
+        return (wanted or names)[0]
+
+    def keep_best(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Write ``best.ckpt`` and keep the sampler's weights (for samples.png)."""
+        self.best_step = pl_module.generator_updates
+        self.best_sampler = {k: v.detach().clone() for k, v in pl_module.sampler.state_dict().items()}
+        trainer.save_checkpoint(self.best_path)
+        log.info("best generator so far (%s): step %d, %s", self.monitored(), self.best_step, self.best_path)
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
         step = pl_module.generator_updates
@@ -91,17 +123,22 @@ class EvaluationCallback(L.Callback):
         values = self.evaluation.measure(pl_module)
         self.seconds.append(time.perf_counter() - start)
         directions = self.evaluation.directions()
-        for name, value in values.items():
-            key = name.replace("val/", "best/", 1)
-            if better(directions[name], value, self.best.get(key)):
-                self.best[key] = value
+        improved = {
+            name
+            for name, value in values.items()
+            if better(directions[name], value, self.best.get(name.replace("val/", "best/", 1)))
+        }
+        self.best |= {name.replace("val/", "best/", 1): values[name] for name in improved}
         self.latest, self.latest_step = values, step
         log_scalars(trainer, {**values, **self.best, "eval/seconds": self.seconds[-1]}, step)
+        if self.monitored() in improved:
+            self.keep_best(trainer, pl_module)
         return values
 
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.active and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-            self.evaluate(trainer, pl_module)
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        step = pl_module.generator_updates
+        if self.active and step > 0 and step % self.every_n_steps == 0:
+            self.evaluate(trainer, pl_module)  # once per step: evaluate() skips a step it has measured
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.active:
@@ -125,6 +162,8 @@ class EvaluationCallback(L.Callback):
         seconds = sum(self.seconds) / len(self.seconds) if self.seconds else math.nan
         report = {
             "step": trainer.lightning_module.generator_updates,
+            "best_step": self.best_step,  # the step of checkpoints/best.ckpt (and of samples.png)
+            "monitor": self.monitored(),
             "epoch": trainer.current_epoch,
             "budget": self.evaluation.budget,
             "features": self.evaluation.features_name,

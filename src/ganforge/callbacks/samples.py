@@ -4,6 +4,7 @@ They are drawn by the data's preview renderer (``data.preview``: an image grid, 
 generated points for 2-D data).
 """
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torchvision.utils import save_image
 
+from ganforge.callbacks.evaluation import EvaluationCallback
 from ganforge.previews import ImageGrid
 
 
@@ -28,15 +30,17 @@ def log_image(trainer: L.Trainer, tag: str, image: Tensor, step: int) -> bool:
 
 
 class SampleGrid(L.Callback):
-    """Logs G(fixed noise) under ``samples/`` every N epochs and writes ``samples.png`` when training ends.
+    """Logs G(fixed noise) under ``samples/`` every ``every_n_steps`` generator updates and writes ``samples.png``
+    when training ends.
 
     The fixed noise is drawn from its own seed (so runs of a sweep show the same z) and saved in the
     checkpoint (so a resumed run keeps showing the same z); its size is the preview's ``num_samples``.
     """
 
-    def __init__(self, output_dir: str, every_n_epochs: int = 1, seed: int = 0, filename: str = "samples.png") -> None:
+    def __init__(self, output_dir: str, every_n_steps: int = 250, seed: int = 0, filename: str = "samples.png") -> None:
         self.output_path = Path(output_dir) / filename
-        self.every_n_epochs = every_n_epochs
+        self.every_n_steps = every_n_steps
+        self.logged_step = -1
         self.seed = seed
         self.preview: Any = ImageGrid()
         self.fixed_noise: Tensor | None = None
@@ -58,10 +62,13 @@ class SampleGrid(L.Callback):
         self.fixed_noise = state_dict["fixed_noise"]
 
     @torch.no_grad()
-    def render(self, pl_module: L.LightningModule) -> Tensor:
+    def render(self, pl_module: L.LightningModule, weights: dict[str, Tensor] | None = None) -> Tensor:
         """G(fixed noise) drawn by the preview as one (C, H, W) image in [0, 1]; the EMA generator when EMA is on,
-        in eval mode (which matters for BatchNorm)."""
+        in eval mode (which matters for BatchNorm); with ``weights``, a copy of it holding those."""
         generator = pl_module.sampler
+        if weights is not None:
+            generator = copy.deepcopy(generator)
+            generator.load_state_dict(weights)
         was_training = generator.training
         generator.eval()
         try:
@@ -71,15 +78,19 @@ class SampleGrid(L.Callback):
         return self.preview.render(samples)
 
     @rank_zero_only
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if (trainer.current_epoch + 1) % self.every_n_epochs:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        step = pl_module.generator_updates
+        if step == 0 or step % self.every_n_steps or step == self.logged_step:
             return
-        logged = log_image(trainer, "samples/fixed_noise", self.render(pl_module), pl_module.generator_updates)
+        self.logged_step = step
+        logged = log_image(trainer, "samples/fixed_noise", self.render(pl_module), step)
         if not logged and not self._warned_no_image_logger:
             rank_zero_warn(f"No logger accepts images; sample grids are only written to {self.output_path}.")
             self._warned_no_image_logger = True
 
     @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """``samples.png``: the best generator's samples when evaluation kept one, else the last generator's."""
+        best = next((c.best_sampler for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(self.render(pl_module), self.output_path)
+        save_image(self.render(pl_module, best), self.output_path)
