@@ -247,7 +247,7 @@ def test_samples_png_uses_the_kept_best_weights_not_the_current_ones(tiny_cfg, t
     from ganforge.callbacks import EvaluationCallback, SampleGrid
     from ganforge.train import build
 
-    gan, datamodule, _ = build(tiny_cfg())
+    gan = build(tiny_cfg())[0]
     grid = SampleGrid(str(tmp_path / "out"))
     grid.fixed_noise = torch.randn(16, gan.latent_dim, generator=torch.Generator().manual_seed(0))
     evaluation = EvaluationCallback(Evaluation(), str(tmp_path / "out"))
