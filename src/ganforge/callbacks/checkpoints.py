@@ -25,11 +25,23 @@ class PeriodicCheckpoint(L.Callback):
         self.filename = filename
         self.at_end = at_end
         self.saved_step = -1
+        self.pending = False
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = pl_module.generator_updates
-        if step > 0 and step % self.every_n_steps == 0 and step != self.saved_step:
+        # After an epoch's last batch, wait for the epoch's end: Lightning resumes a checkpoint taken there as
+        # "epoch done" (a checkpoint of the last batch would make it replay the epoch).
+        last_batch = batch_idx + 1 >= trainer.num_training_batches
+        if step > 0 and step % self.every_n_steps == 0 and step != self.saved_step and not last_batch:
             self.save(trainer, pl_module)
+        self.pending = step > 0 and step % self.every_n_steps == 0 and step != self.saved_step and last_batch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.pending:
+            self.save(trainer, pl_module)
+            self.pending = False
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.at_end and pl_module.generator_updates != self.saved_step:

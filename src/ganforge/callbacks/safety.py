@@ -35,13 +35,13 @@ def resume_hint(run_dir: Path) -> str:
 
 class NonFiniteGuard(L.Callback):
     """Watches the losses every training step returns and stops the run at the first check after one is NaN or
-    infinite, with the step and losses named. Checks run every ``check_every_n_steps`` G updates and at each epoch
-    end, before checkpoints are written (Lightning runs checkpoint callbacks last), so a checkpoint never holds
-    weights trained on a non-finite loss.
+    infinite, with the step and losses named. It runs before the other callbacks (first in conf/callbacks/), and
+    checkpoints ask it first, so nothing draws, evaluates or saves weights trained on a non-finite loss.
 
-    On the CPU reading a loss costs nothing, so each step's losses are checked in plain Python (~1 us); on an
-    accelerator the first bad step is recorded on the device without a host sync (a dozen tiny ops, ~20 us per
-    step on the CPU, which is why the CPU does not use that path) and read at the checks.
+    On the CPU reading a loss costs nothing, so each step's losses are checked in plain Python (~1 us) and a bad
+    one stops the run at once; on an accelerator the first bad step is recorded on the device without a host sync
+    (a dozen tiny ops, ~20 us per step on the CPU, which is why the CPU does not use that path) and read every
+    ``check_every_n_steps`` G updates and at each epoch end.
     """
 
     def __init__(self, check_every_n_steps: int = 50) -> None:
@@ -54,10 +54,11 @@ class NonFiniteGuard(L.Callback):
         losses = [outputs["d_loss"], outputs.get("g_loss", outputs["d_loss"].new_tensor(float("nan")))]
         if losses[0].device.type == "cpu":
             self.record_on_host(step, outputs, losses)
+            self.check(trainer, pl_module)  # free on the CPU: stop at once
         else:
             self.record_on_device(step, torch.stack(losses).float())
-        if pl_module.generator_updates % self.check_every_n_steps == 0:
-            self.check(trainer, pl_module)
+            if pl_module.generator_updates % self.check_every_n_steps == 0:
+                self.check(trainer, pl_module)
 
     def record_on_host(self, step: int, outputs: dict[str, Tensor], losses: list[Tensor]) -> None:
         if self.first is None and not all(math.isfinite(float(value)) for value in outputs.values()):
@@ -86,9 +87,8 @@ class NonFiniteGuard(L.Callback):
         run_dir = Path(trainer.default_root_dir)
         raise NonFiniteLossError(
             f"Training stopped: non-finite loss at training step {step} (train/d_loss={d_loss}, "
-            f"train/g_loss={g_loss}), found at step {pl_module.discriminator_updates} (losses are checked every "
-            f"{self.check_every_n_steps} steps and at each epoch end). The last good checkpoint is kept in "
-            f"{run_dir / 'checkpoints'}; no weights from after the failure were saved. Typical fixes: lower "
+            f"train/g_loss={g_loss}), found at step {pl_module.discriminator_updates}. The last good checkpoint is "
+            f"kept in {run_dir / 'checkpoints'}; no weights from after the failure were saved. Typical fixes: lower "
             "optim.lr_g / optim.lr_d, add regularizer=r1 or regularizer=gradient_penalty, or use loss=hinge; "
             f"then {resume_hint(run_dir)}."
         )
