@@ -72,7 +72,8 @@ class EvaluationCallback(L.Callback):
         names = self.evaluation.names()
         floor = [name.replace("val/", "floor/", 1) for name in names]
         best = [name.replace("val/", "best/", 1) for name in names]
-        probe = [f"probe/{source}_10labels" for source in ("d", "random_d", "pixels")] if self.run_probe else []
+        probe_on = self.run_probe and self.evaluation.labeled  # no labels: the probe is skipped
+        probe = [f"probe/{source}_10labels" for source in ("d", "random_d", "pixels")] if probe_on else []
         return names + best + floor + (probe if not self.evaluation.toy else [])
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -1,6 +1,7 @@
 """One evaluation of a GAN against its data: everything ``val/*``, ``floor/*`` and ``probe/*`` report.
 
-Image data: features from the evaluator network (or Inception, from a local weights file) of generated
+Image data: features from the evaluator network (data with labels), the label-free network (data without: an
+image folder) or Inception (metrics.features=inception) of generated
 samples, the training set (the reference, cached) and the held-out set; FID, KID, precision/recall,
 density/coverage and class metrics. The *real-data floor* is the held-out set measured like a generator
 against the same reference: the best score a generator of these data can expect at this sample budget.
@@ -28,19 +29,17 @@ from ganforge.errors import ConfigError
 from ganforge.metrics.classes import class_metrics
 from ganforge.metrics.distances import density_coverage, fid, kid, precision_recall
 from ganforge.metrics.evaluator import EvaluatorSettings, load_or_train
+from ganforge.metrics.inception import inception_features
+from ganforge.metrics.labelfree import LabelFreeSettings
+from ganforge.metrics.labelfree import load_or_build as load_or_build_labelfree
 from ganforge.metrics.modes import DEFAULT_BUDGET, mode_metrics
 from ganforge.metrics.names import budget_tag
 from ganforge.metrics.probe import probe_accuracy, usable_label_counts
 
 log = logging.getLogger(__name__)
 
-FEATURES = ("evaluator", "inception")
-INCEPTION_WEIGHTS_HELP = (
-    "Inception weights cannot be downloaded on this machine. Fetch pt_inception-2015-12-05-6726825d.pth (the "
-    "FID Inception used by torch-fidelity and torchmetrics: github.com/toshas/torch-fidelity/releases) where the "
-    "internet is reachable, copy it here and set metrics.weights_path=/path/to/that/file; or use "
-    "metrics.features=evaluator (trained offline on the dataset's labels)."
-)
+# auto: the evaluator network where the data have labels, else the label-free features (labelfree.py)
+FEATURES = ("auto", "evaluator", "labelfree", "inception")
 
 
 class Evaluation:
@@ -48,7 +47,7 @@ class Evaluation:
 
     def __init__(
         self,
-        features: str = "evaluator",
+        features: str = "auto",
         num_samples: int | None = None,
         precision_k: int = 3,
         density_k: int = 5,
@@ -60,6 +59,7 @@ class Evaluation:
         cache_dir: str = "~/.cache/ganforge",
         weights_path: str | None = None,
         evaluator: dict | None = None,
+        labelfree: dict | None = None,
     ) -> None:
         if features not in FEATURES:
             raise ConfigError(f"metrics.features={features} is not one of {', '.join(FEATURES)}.")
@@ -71,6 +71,7 @@ class Evaluation:
         self.cache_dir = Path(cache_dir).expanduser()
         self.weights_path = weights_path
         self.evaluator_settings = EvaluatorSettings(**(evaluator or {}))
+        self.labelfree_settings = LabelFreeSettings(**(labelfree or {}))
         self.datamodule: GANDataModule | None = None
         self.network: nn.Module | None = None
         self.classifier: nn.Module | None = None
@@ -80,6 +81,11 @@ class Evaluation:
     # --- setup ---------------------------------------------------------------------------------------------
 
     @property
+    def labeled(self) -> bool:
+        """Whether the data have class labels (class metrics and the linear probe need them)."""
+        return bool(self.datamodule is not None and self.datamodule.has_labels)
+
+    @property
     def toy(self) -> bool:
         return hasattr(self.datamodule, "centers")
 
@@ -87,13 +93,13 @@ class Evaluation:
         """Read the data, get the feature network (cached or trained now) and the real features."""
         datamodule.setup("fit")
         self.datamodule = datamodule
+        if self.features_name == "auto":
+            self.features_name = "evaluator" if datamodule.has_labels else "labelfree"
         if self.features_name == "evaluator" and not datamodule.has_labels:
-            log.warning(
-                "evaluation is off: %s has no class labels to train the evaluator network on; measure with "
-                "metrics.features=inception metrics.weights_path=<Inception weights file>",
-                datamodule.name,
+            raise ConfigError(
+                f"metrics.features=evaluator needs class labels, and data={datamodule.name} has none; use "
+                "metrics.features=labelfree (or auto), which needs no labels."
             )
-            return self
         self.train_images = _all_samples(datamodule.train_set)
         self.heldout_images = _all_samples(datamodule.heldout_set)
         self.ready = True
@@ -115,11 +121,14 @@ class Evaluation:
 
     def _feature_network(self) -> nn.Module:
         if self.features_name == "inception":
-            return _inception(self.weights_path)
+            return inception_features(self.weights_path)
+        name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
+        if self.features_name == "labelfree":
+            images = to_unit_range(self.train_images).float()
+            return load_or_build_labelfree(name, images, self.labelfree_settings, self.cache_dir)
         train_labels, heldout_labels = self.datamodule.labels()
         train = (to_unit_range(self.train_images).float(), train_labels)
         heldout = (to_unit_range(self.heldout_images).float(), heldout_labels)
-        name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
         model, self.evaluator_accuracy = load_or_train(name, train, heldout, self.evaluator_settings, self.cache_dir)
         self.classifier = model
         return _FeaturesOf(model)
@@ -221,6 +230,9 @@ class Evaluation:
         named (frozen) discriminator's features: ``probe/<name>_<n>labels`` (mean) and ``..._std``."""
         if self.toy:
             return {}
+        if not self.datamodule.has_labels:
+            log.info("linear probe skipped: %s has no class labels to probe with", self.datamodule.name)
+            return {}
         train_labels, test_labels = self.datamodule.labels()
         counts = usable_label_counts(train_labels, self.probe_labels)
         sources = {"pixels": lambda x: x.flatten(1)} | {
@@ -267,32 +279,6 @@ class _FeaturesOf(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         return self.model.features(images)
-
-
-class _InceptionFeatures(nn.Module):
-    """images in [-1, 1] (grey or RGB) -> Inception pool features (N, 2048), via torchmetrics' Inception."""
-
-    def __init__(self, weights_path: str) -> None:
-        super().__init__()
-        from torchmetrics.image.fid import NoTrainInceptionV3
-
-        self.inception = NoTrainInceptionV3(
-            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=weights_path
-        )
-
-    def forward(self, images: Tensor) -> Tensor:
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
-        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return self.inception(pixels)
-
-
-def _inception(weights_path: str | None) -> nn.Module:
-    if not weights_path:
-        raise ConfigError(f"metrics.features=inception needs metrics.weights_path. {INCEPTION_WEIGHTS_HELP}")
-    if not Path(weights_path).expanduser().is_file():
-        raise ConfigError(f"metrics.weights_path={weights_path} does not exist. {INCEPTION_WEIGHTS_HELP}")
-    return _InceptionFeatures(str(Path(weights_path).expanduser()))
 
 
 def is_better(name: str, value: float, best: float | None) -> bool:
