@@ -14,6 +14,7 @@ photographs (scikit-image's bundled faces and photo crops; needs the dev extra):
 """
 
 import argparse
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -154,10 +155,8 @@ def is_monotonic(rows: list[dict[str, float]]) -> bool:
     """FID and KID strictly rising, recall never rising and lower at the last level than at the first (at the
     first levels it can stay at 1.0: every real still has a close fake)."""
     fids, kids, recalls = ([row[key] for row in rows] for key in ("fid", "kid", "recall"))
-    rising = all(a < b for a, b in zip(fids, fids[1:], strict=False)) and all(
-        a < b for a, b in zip(kids, kids[1:], strict=False)
-    )
-    return rising and all(a >= b for a, b in zip(recalls, recalls[1:], strict=False)) and recalls[-1] < recalls[0]
+    rising = all(a < b for a, b in itertools.pairwise(fids)) and all(a < b for a, b in itertools.pairwise(kids))
+    return rising and all(a >= b for a, b in itertools.pairwise(recalls)) and recalls[-1] < recalls[0]
 
 
 def checkpoint_fids(run_dir: Path, budget: int, settings: LabelFreeSettings, cache_dir: str) -> list[tuple]:
