@@ -34,25 +34,35 @@ def checked_ckpt(cfg: DictConfig, command: str) -> tuple[Path, Path]:
     return locate(str(cfg.ckpt))
 
 
+def check_output_dir(cfg: DictConfig) -> None:
+    """Refuse an output_dir that exists before any work is done (nothing is ever written over)."""
+    if cfg.get("output_dir") and Path(cfg.output_dir).expanduser().exists():
+        raise ConfigError(
+            f"output_dir={cfg.output_dir} already exists; nothing was overwritten. Leave output_dir unset (a new "
+            "folder inside the run) or name a folder that does not exist yet."
+        )
+
+
 def output_folder(cfg: DictConfig, run_dir: Path, kind: str, checkpoint: Path) -> Path:
-    """cfg.output_dir (a new folder) when set, else a new <run>/<kind>/<checkpoint>-<time>/."""
+    """cfg.output_dir (created now) when set, else a new <run>/<kind>/<checkpoint>-<time>/; made only once the
+    results exist, so a failed command leaves nothing behind."""
     if not cfg.get("output_dir"):
         return result_dir(run_dir, kind, checkpoint)
+    check_output_dir(cfg)
     path = Path(cfg.output_dir).expanduser()
     try:
         path.mkdir(parents=True)
-    except FileExistsError as error:
-        raise ConfigError(f"output_dir={cfg.output_dir} already exists; nothing was overwritten. Leave output_dir "
-                          "unset (a new folder inside the run) or name a new folder.") from error  # fmt: skip
     except OSError as error:
-        raise ConfigError(f"output_dir={cfg.output_dir} cannot be created ({error}); choose a folder you can write."
-                          ) from error  # fmt: skip
+        raise ConfigError(
+            f"output_dir={cfg.output_dir} cannot be created ({error}); choose a folder you can write."
+        ) from error
     return path
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Every metric of the checkpoint's sampler (EMA when the run used it), the floor and the linear probe."""
     run_dir, checkpoint = checked_ckpt(cfg, "ganforge-evaluate")
+    check_output_dir(cfg)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)
     evaluation = instantiate(cfg.metrics.evaluation).prepare(load_datamodule(run_cfg, run_dir))
     if not evaluation.ready:

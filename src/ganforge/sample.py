@@ -19,7 +19,7 @@ from torchvision.utils import save_image
 
 from ganforge.callbacks.samples import image_grid, scatter_plot
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.evaluate import CONFIG_DIR, checked_ckpt, output_folder
+from ganforge.evaluate import CONFIG_DIR, check_output_dir, checked_ckpt, output_folder
 from ganforge.gan import GAN
 from ganforge.runs import load_datamodule, load_gan
 
@@ -60,6 +60,7 @@ def sample(cfg: DictConfig) -> Path:
     for key in ("n", "seed", "interpolation.rows", "interpolation.steps"):
         check_count(cfg, key, minimum=0 if key == "seed" else 1)
     run_dir, checkpoint = checked_ckpt(cfg, "ganforge-sample")
+    check_output_dir(cfg)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)
     noise = torch.Generator().manual_seed(cfg.seed)
     samples = generate(gan, gan.sample_noise(cfg.n, noise))

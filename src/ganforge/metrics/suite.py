@@ -61,9 +61,7 @@ class Evaluation:
         evaluator: dict | None = None,
         labelfree: dict | None = None,
     ) -> None:
-        if features not in FEATURES:
-            raise ConfigError(f"metrics.features={features} is not one of {', '.join(FEATURES)}.")
-        self.features_name = features
+        self.features_name = features  # checked by prepare: Hydra's instantiate would bury a ConfigError here
         self.num_samples = num_samples
         self.precision_k, self.density_k, self.kid_subsets = precision_k, density_k, kid_subsets
         self.probe_labels, self.probe_draws = tuple(probe_labels), probe_draws
@@ -71,7 +69,7 @@ class Evaluation:
         self.cache_dir = Path(cache_dir).expanduser()
         self.weights_path = weights_path
         self.evaluator_settings = EvaluatorSettings(**(evaluator or {}))
-        self.labelfree_settings = LabelFreeSettings(**(labelfree or {}))
+        self.labelfree = dict(labelfree or {})
         self.datamodule: GANDataModule | None = None
         self.network: nn.Module | None = None
         self.classifier: nn.Module | None = None
@@ -91,6 +89,12 @@ class Evaluation:
 
     def prepare(self, datamodule: GANDataModule) -> "Evaluation":
         """Read the data, get the feature network (cached or trained now) and the real features."""
+        if self.features_name not in FEATURES:
+            raise ConfigError(
+                f"metrics.features={self.features_name} is not one of {', '.join(FEATURES)} "
+                "(e.g. metrics.features=auto)."
+            )
+        self.labelfree_settings = LabelFreeSettings(**self.labelfree)
         datamodule.setup("fit")
         self.datamodule = datamodule
         if self.features_name == "auto":
