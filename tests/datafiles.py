@@ -90,35 +90,13 @@ def write_many_images(root: Path, n: int, size: int = 32) -> None:
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"img_{i:04d}.png")
 
 
-# Colour photographs that ship inside scikit-image's wheel (skimage/data/*.png|jpg): readable offline.
-BUNDLED_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
-
-
-def photo_images(n: int = 240, size: int = 32, seed: int = 0) -> np.ndarray:
-    """(n, size, size, 3) uint8 real photographs, offline: the faces of scikit-image's bundled LFW subset (up to
-    200, half of n) and seeded square crops (a quarter to two thirds of the shorter side) of its bundled photos."""
-    from skimage import data as bundled
-
-    rng = np.random.default_rng(seed)
-    faces = (bundled.lfw_subset()[: min(200, n // 2)] * 255).round().astype(np.uint8)
-    images = [np.asarray(Image.fromarray(face).convert("RGB").resize((size, size), Image.BICUBIC)) for face in faces]
-    photos = [getattr(bundled, name)() for name in BUNDLED_PHOTOS]
-    for i in range(n - len(images)):
-        photo = photos[i % len(photos)]
-        height, width = photo.shape[:2]
-        side = int(rng.uniform(0.25, 0.67) * min(height, width))
-        top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
-        crop = Image.fromarray(photo[top : top + side, left : left + side, :3])
-        images.append(np.asarray(crop.resize((size, size), Image.BICUBIC)))
-    return np.stack(images)
-
-
 def write_photo_folder(root: Path, n: int = 240, size: int = 32, seed: int = 0) -> Path:
     """A folder of n >= 200 real photographs as PNGs (faces/ and photos/ sub-folders), from bundled images."""
     if n < 200:
         raise ValueError(f"n={n}: a photo folder needs at least 200 images")
-    images = photo_images(n, size, seed)
-    faces = min(200, n // 2)
+    from ganforge.metrics.labelfree_check import photo_images
+
+    images, faces = photo_images(n, size, seed)
     for i, image in enumerate(images):
         folder = root / ("faces" if i < faces else "photos")
         folder.mkdir(parents=True, exist_ok=True)

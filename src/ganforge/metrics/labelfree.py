@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.checkpoints import atomic_save
+from ganforge.data.base import to_unit_range
 from ganforge.metrics.evaluator import fingerprint
 
 log = logging.getLogger(__name__)
@@ -167,8 +168,9 @@ def build(images: Tensor, settings: LabelFreeSettings) -> LabelFreeNet:
 
 
 def load_or_build(name: str, images: Tensor, settings: LabelFreeSettings, cache_dir: Path) -> LabelFreeNet:
-    """The label-free network for these training images and settings, from ``cache_dir`` or built now."""
-    key = fingerprint(images, None, settings, LABELFREE_VERSION)
+    """The label-free network for these training images (uint8 pixels or floats in [-1, 1]) and settings, from
+    ``cache_dir`` or built now."""
+    key = fingerprint(images, None, settings, LABELFREE_VERSION)  # of the stored pixels: 4x less to hash than floats
     path = Path(cache_dir).expanduser() / f"labelfree-{name}-{key}.pt"
     if path.is_file():
         model = new_network(images.shape[1], settings)
@@ -176,7 +178,7 @@ def load_or_build(name: str, images: Tensor, settings: LabelFreeSettings, cache_
         log.info("label-free features for %s loaded from %s", name, path)
         return model.eval()
     start = time.perf_counter()
-    model = build(images, settings)
+    model = build(to_unit_range(images).float(), settings)
     atomic_save(model.state_dict(), path)
     log.info(
         "label-free features for %s (%s, %d-d, no labels used) built in %.1f s from %d training images, cached at %s",

@@ -128,8 +128,7 @@ class Evaluation:
             return inception_features(self.weights_path)
         name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
         if self.features_name == "labelfree":
-            images = to_unit_range(self.train_images).float()
-            return load_or_build_labelfree(name, images, self.labelfree_settings, self.cache_dir)
+            return load_or_build_labelfree(name, self.train_images, self.labelfree_settings, self.cache_dir)
         train_labels, heldout_labels = self.datamodule.labels()
         train = (to_unit_range(self.train_images).float(), train_labels)
         heldout = (to_unit_range(self.heldout_images).float(), heldout_labels)
