@@ -16,12 +16,14 @@ from ganforge.metrics import labelfree as labelfree_module
 from ganforge.metrics.labelfree import LabelFreeSettings, build, load_or_build
 from ganforge.metrics.labelfree_check import (
     CORRUPTIONS,
+    checkpoint_fids,
     corruption_table,
     digits_tensor,
     drop_table,
     is_monotonic,
     labelfree_embedding,
     photo_tensor,
+    spearman,
 )
 from ganforge.train import CONFIG_DIR, train
 from tests.conftest import TINY, compose_config
@@ -120,3 +122,14 @@ def test_a_dcgan_trained_on_a_photo_folder_is_evaluated(tmp_path: Path) -> None:
     assert values["val/fid20"] == pytest.approx(report["metrics"]["val/fid20"], rel=1e-6)
     (written,) = (run / "evaluations").glob("last-*/metrics.json")
     assert json.loads(written.read_text())["features"] == "labelfree"
+
+
+@pytest.mark.slow
+def test_labelfree_fid_ranks_the_checkpoints_of_a_run_like_the_evaluator(tmp_path: Path, evaluator_cache: Path) -> None:
+    """10 checkpoints of one digits run (200 epochs, seed 0; ~1.5 min on 1 thread, evaluator training included)."""
+    run = tmp_path / "run"
+    overrides = ("trainer.max_epochs=200", "callbacks.periodic_checkpoint.every_n_epochs=20", "seed=0")
+    train(compose_config(run, *overrides, "callbacks.progress_bar=null", "callbacks.evaluation=null"))
+    rows = checkpoint_fids(run, 1000, LabelFreeSettings(), str(evaluator_cache))
+    assert len(rows) == 10
+    assert spearman([row[1] for row in rows], [row[2] for row in rows]) >= 0.9, rows

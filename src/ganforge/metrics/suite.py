@@ -99,6 +99,8 @@ class Evaluation:
         self.datamodule = datamodule
         if self.features_name == "auto":
             self.features_name = "evaluator" if datamodule.has_labels else "labelfree"
+        if not datamodule.has_labels:
+            log.info("%s has no class labels: class metrics and the linear probe are skipped", datamodule.name)
         if self.features_name == "evaluator" and not datamodule.has_labels:
             raise ConfigError(
                 f"metrics.features=evaluator needs class labels, and data={datamodule.name} has none; use "
