@@ -15,6 +15,7 @@ from ganforge.metrics import Evaluation
 from ganforge.metrics import labelfree as labelfree_module
 from ganforge.metrics.labelfree import LabelFreeSettings, build, load_or_build
 from ganforge.metrics.labelfree_check import (
+    BUNDLED_PHOTOS,
     CORRUPTIONS,
     checkpoint_fids,
     corruption_table,
@@ -39,6 +40,16 @@ def datasets() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 @pytest.fixture(scope="module")
 def embeddings(datasets) -> dict:
     return {name: labelfree_embedding(images, LabelFreeSettings()) for name, (images, _) in datasets.items()}
+
+
+def test_the_photographs_ship_inside_scikit_image() -> None:
+    """Every source of the photo folder is a file of the installed wheel: nothing is fetched (pooch would)."""
+    from skimage import data as bundled
+
+    folder = Path(bundled.__file__).parent
+    files = ("lfw_subset.npy", "astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg")
+    assert all((folder / name).is_file() for name in (*files, "ihc.png", "retina.jpg"))
+    assert len(BUNDLED_PHOTOS) == 7
 
 
 @pytest.mark.parametrize("kind", list(CORRUPTIONS))
