@@ -110,7 +110,7 @@ class EvaluationCallback(L.Callback):
             return
         final = self.evaluate(trainer, pl_module)
         probe = {}
-        if self.run_probe:
+        if self.run_probe and self.evaluation.labeled:
             start = time.perf_counter()
             discriminators = {"d": pl_module.discriminator}
             baseline = random_discriminator(getattr(pl_module, "run_config", None), self.evaluation.seed + 1)

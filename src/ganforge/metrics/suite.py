@@ -235,8 +235,7 @@ class Evaluation:
         named (frozen) discriminator's features: ``probe/<name>_<n>labels`` (mean) and ``..._std``."""
         if self.toy:
             return {}
-        if not self.datamodule.has_labels:
-            log.info("linear probe skipped: %s has no class labels to probe with", self.datamodule.name)
+        if not self.datamodule.has_labels:  # said once, by prepare
             return {}
         train_labels, test_labels = self.datamodule.labels()
         counts = usable_label_counts(train_labels, self.probe_labels)
