@@ -38,6 +38,20 @@ def evaluator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["GANFORGE_CACHE"] = previous
 
 
+@pytest.fixture(autouse=True)
+def offline_inception(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test downloads the Inception weights: torch-fidelity's download fails as it does offline (a test that
+    needs another answer patches it again)."""
+    import urllib.error
+
+    import torch_fidelity.feature_extractor_inceptionv3 as fidelity
+
+    def offline(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError(f"tests never touch the network ({url})")
+
+    monkeypatch.setattr(fidelity, "load_state_dict_from_url", offline)
+
+
 def compose_config(output_dir: Path, *overrides: str) -> DictConfig:
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("train", overrides=[f"paths.output_dir={output_dir}", *overrides])

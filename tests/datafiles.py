@@ -88,3 +88,17 @@ def write_many_images(root: Path, n: int, size: int = 32) -> None:
     rng = np.random.default_rng(3)
     for i in range(n):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"img_{i:04d}.png")
+
+
+def write_photo_folder(root: Path, n: int = 240, size: int = 32, seed: int = 0) -> Path:
+    """A folder of n >= 200 real photographs as PNGs (faces/ and photos/ sub-folders), from bundled images."""
+    if n < 200:
+        raise ValueError(f"n={n}: a photo folder needs at least 200 images")
+    from ganforge.metrics.labelfree_check import photo_images
+
+    images, faces = photo_images(n, size, seed)
+    for i, image in enumerate(images):
+        folder = root / ("faces" if i < faces else "photos")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:04d}.png")
+    return root

@@ -1,14 +1,18 @@
 """Drives every row of docs/bad-inputs.md: reproduces the bad input and checks the documented message."""
 
 import hashlib
+import os
 import pickle
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
@@ -16,7 +20,7 @@ from ganforge.errors import GanforgeError
 from ganforge.runs import load_gan
 from ganforge.train import CONFIG_DIR, train
 from tests.conftest import TINY, compose_config
-from tests.datafiles import write_cifar10, write_image_folder, write_mnist
+from tests.datafiles import write_cifar10, write_image_folder, write_many_images, write_mnist
 from tests.faults import SideEffect
 
 CATALOGUE = CONFIG_DIR.parent / "docs" / "bad-inputs.md"
@@ -133,7 +137,63 @@ DRIVERS: dict[str, Callable[[Path], list[str]]] = {
         "loss._target_=tests.faults.nan_after",
         "+loss.calls=2",
     ],
+    "evaluator-no-labels": lambda t: ["data=folder", f"data.path={images_only(t)}", "metrics.features=evaluator"],
+    "unknown-features": lambda t: ["metrics.features=pixels"],
+    "inception-offline": lambda t: ["metrics.features=inception"],  # conftest's offline_inception: no network
+    "inception-file-missing": lambda t: ["metrics.features=inception", "metrics.weights_path=/no/such.pth"],
 }
+
+
+def images_only(tmp: Path) -> Path:
+    write_many_images(tmp / "images", 40)
+    return tmp / "images"
+
+
+def run_dir(tmp: Path) -> Path:
+    """A finished tiny run (with epoch checkpoints) for ganforge-evaluate / ganforge-sample to open."""
+    return finished_run(tmp / "source").parent.parent
+
+
+def damaged_run(tmp: Path) -> Path:
+    run = run_dir(tmp)
+    cut(run / "checkpoints" / "last.ckpt")
+    return run
+
+
+def existing_folder(tmp: Path) -> Path:
+    (tmp / "earlier-result").mkdir()
+    (tmp / "earlier-result" / "metrics.json").write_text("{}")
+    return tmp / "earlier-result"
+
+
+# id -> (command, overrides given tmp_path; may create files): rows of ganforge-evaluate and ganforge-sample
+TOOL_DRIVERS: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
+    "eval-no-run": ("evaluate", lambda t: ["ckpt=/no/such/run"]),
+    "eval-not-a-run": ("evaluate", lambda t: [f"ckpt={t}"]),
+    "eval-no-such-checkpoint": ("evaluate", lambda t: [f"ckpt={run_dir(t)}/checkpoints/epoch9999.ckpt"]),
+    "eval-damaged-checkpoint": ("evaluate", lambda t: [f"ckpt={damaged_run(t)}"]),
+    "eval-ckpt-required": ("evaluate", lambda t: []),
+    "eval-output-taken": ("evaluate", lambda t: [f"ckpt={run_dir(t)}", f"output_dir={existing_folder(t)}"]),
+    "eval-bad-features": ("evaluate", lambda t: [f"ckpt={run_dir(t)}", "metrics.features=pixels"]),
+    "sample-no-run": ("sample", lambda t: ["ckpt=/no/such/run"]),
+    "sample-zero-n": ("sample", lambda t: [f"ckpt={run_dir(t)}", "n=0"]),
+    "sample-text-n": ("sample", lambda t: [f"ckpt={run_dir(t)}", "n=abc"]),
+    "sample-damaged-checkpoint": ("sample", lambda t: [f"ckpt={damaged_run(t)}"]),
+}
+
+
+def run_tool(command: str, overrides: list[str]) -> None:
+    """ganforge-evaluate / ganforge-sample in-process, from their own composed config."""
+    from ganforge.evaluate import evaluate
+    from ganforge.sample import sample
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(command, overrides=overrides)
+    {"evaluate": evaluate, "sample": sample}[command](cfg)
+
+
+def files_under(folder: Path) -> set[Path]:
+    return set(folder.rglob("*")) if folder.exists() else set()
 
 
 def squash(text: str) -> str:
@@ -141,11 +201,38 @@ def squash(text: str) -> str:
 
 
 def test_every_row_has_a_driver_and_every_driver_a_row() -> None:
-    assert set(catalogue_rows()) == set(DRIVERS)
-    assert len(DRIVERS) >= 20
+    assert set(catalogue_rows()) == set(DRIVERS) | set(TOOL_DRIVERS)
+    assert not set(DRIVERS) & set(TOOL_DRIVERS) and len(DRIVERS) >= 20
 
 
-@pytest.mark.parametrize("row", list(catalogue_rows()))
+@pytest.mark.parametrize("row", list(TOOL_DRIVERS))
+def test_evaluate_and_sample_bad_input_gets_its_documented_message_and_writes_nothing(tmp_path: Path, row: str) -> None:
+    command, driver = TOOL_DRIVERS[row]
+    overrides = driver(tmp_path)
+    before = files_under(tmp_path)
+    with pytest.raises(GanforgeError) as error:  # printed as one line, exit status 2, by main()
+        run_tool(command, overrides)
+    assert squash(catalogue_rows()[row].replace("`", "")) in squash(str(error.value))
+    assert "\n" not in str(error.value)
+    assert files_under(tmp_path) == before  # no evaluations/, samples/, .hydra/ or log file
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sample"])
+def test_a_missing_run_is_one_line_and_exit_status_2_from_the_command_line(tmp_path: Path, command: str) -> None:
+    root = CONFIG_DIR.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", f"ganforge.{command}", "ckpt=/no/such/run"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode == 2, output
+    assert len(output) == 1 and "Traceback" not in output[0], output
+    assert "ckpt=/no/such/run does not exist; give a run directory or a checkpoint in one" in output[0]
+    assert list(tmp_path.iterdir()) == []  # Hydra wrote no run dir, .hydra/ or log file either
+
+
+@pytest.mark.parametrize("row", list(DRIVERS))
 def test_bad_input_gets_its_documented_message(tmp_path: Path, row: str) -> None:
     if row == "no-gpu" and torch.cuda.is_available():
         pytest.skip("this machine has a GPU, so trainer=gpu is not a bad input here")

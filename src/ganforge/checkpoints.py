@@ -56,23 +56,27 @@ def _current_umask() -> int:
     return mask
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint as data only (``weights_only=True``): tensors and plain containers, never code."""
+def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """Load a checkpoint as data only (``weights_only=True``): tensors and plain containers, never code.
+
+    ``key``: the setting that named the file (ckpt_path for ganforge-train, ckpt for evaluate and sample), named
+    in the messages."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"ckpt_path={path} does not exist; give the path of a .ckpt file (or ckpt_path=last).")
+        hint = " (or ckpt_path=last)" if key == "ckpt_path" else ""
+        raise CheckpointError(f"{key}={path} does not exist; give the path of a .ckpt file{hint}.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
-            f"ckpt_path={path} holds Python objects other than tensors and plain data, which could run code when "
+            f"{key}={path} holds Python objects other than tensors and plain data, which could run code when "
             f"loaded; refusing to load it. ({str(error).splitlines()[0]}) Only resume from checkpoints you made "
             "or trust, and never load them with weights_only=False."
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
         raise CheckpointError(
-            f"ckpt_path={path} is truncated or damaged ({type(error).__name__}: {str(error).splitlines()[0]}); "
-            "resume from another checkpoint of the run (checkpoints/epochNNNN.ckpt)."
+            f"{key}={path} is truncated or damaged ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "use another checkpoint of the run (checkpoints/epochNNNN.ckpt)."
         ) from error
 
 

@@ -20,20 +20,49 @@ from rich.console import Console
 from rich.table import Table
 
 from ganforge.callbacks.evaluation import random_discriminator
-from ganforge.errors import GanforgeError
-from ganforge.runs import load_datamodule, load_gan, locate
+from ganforge.errors import ConfigError, GanforgeError
+from ganforge.runs import load_datamodule, load_gan, locate, result_dir
 from ganforge.train import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
-# hydra.run.dir is derived from ckpt: results live inside the evaluated run.
-OmegaConf.register_new_resolver("ganforge_run_dir", lambda ckpt: str(locate(ckpt)[0]), replace=True)
-OmegaConf.register_new_resolver("ganforge_ckpt_name", lambda ckpt: locate(ckpt)[1].stem, replace=True)
+
+def checked_ckpt(cfg: DictConfig, command: str) -> tuple[Path, Path]:
+    """(run dir, checkpoint) of ``cfg.ckpt``, or a GanforgeError naming the bad value and the fix."""
+    if OmegaConf.is_missing(cfg, "ckpt") or cfg.ckpt in (None, ""):
+        raise ConfigError(f"ckpt is required: {command} ckpt=outputs/<date>/<time> (a run directory) or a checkpoint.")
+    return locate(str(cfg.ckpt))
+
+
+def check_output_dir(cfg: DictConfig) -> None:
+    """Refuse an output_dir that exists before any work is done (nothing is ever written over)."""
+    if cfg.get("output_dir") and Path(cfg.output_dir).expanduser().exists():
+        raise ConfigError(
+            f"output_dir={cfg.output_dir} already exists; nothing was overwritten. Leave output_dir unset (a new "
+            "folder inside the run) or name a folder that does not exist yet."
+        )
+
+
+def output_folder(cfg: DictConfig, run_dir: Path, kind: str, checkpoint: Path) -> Path:
+    """cfg.output_dir (created now) when set, else a new <run>/<kind>/<checkpoint>-<time>/; made only once the
+    results exist, so a failed command leaves nothing behind."""
+    if not cfg.get("output_dir"):
+        return result_dir(run_dir, kind, checkpoint)
+    check_output_dir(cfg)
+    path = Path(cfg.output_dir).expanduser()
+    try:
+        path.mkdir(parents=True)
+    except OSError as error:
+        raise ConfigError(
+            f"output_dir={cfg.output_dir} cannot be created ({error}); choose a folder you can write."
+        ) from error
+    return path
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Every metric of the checkpoint's sampler (EMA when the run used it), the floor and the linear probe."""
-    run_dir, checkpoint = locate(cfg.ckpt)
+    run_dir, checkpoint = checked_ckpt(cfg, "ganforge-evaluate")
+    check_output_dir(cfg)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)
     evaluation = instantiate(cfg.metrics).prepare(load_datamodule(run_cfg, run_dir))
     if not evaluation.ready:
@@ -54,7 +83,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         "metrics": values,
         "higher_is_better": {name: up for name, up in evaluation.directions().items() if name in values},
     }
-    output = Path(cfg.paths.output_dir) / "metrics.json"
+    output = output_folder(cfg, run_dir, "evaluations", checkpoint) / "metrics.json"
     output.write_text(json.dumps(report, indent=2) + "\n")
     print_table(values, f"{checkpoint} ({seconds:.2f} s per evaluation)")
     log.info("written to %s", output)

@@ -43,16 +43,45 @@ def run_config(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> DictC
 
 
 def locate(ckpt: str | Path) -> tuple[Path, Path]:
-    """(run dir, checkpoint file) for ``ckpt``: a run dir (its last.ckpt) or a checkpoint inside one."""
+    """(run dir, checkpoint file) for ``ckpt``: a run dir (its last.ckpt) or a checkpoint inside one; both checked
+    to exist, so a bad ``ckpt`` is one message naming it and the fix."""
     path = Path(ckpt).expanduser()
+    example = "e.g. ckpt=outputs/<date>/<time> or ckpt=outputs/<date>/<time>/checkpoints/best.ckpt"
     if path.is_dir():
+        if not (path / "checkpoints" / LAST).is_file():
+            raise DataError(
+                f"ckpt={ckpt} is not a ganforge run directory: it has no checkpoints/{LAST}; give a run directory "
+                f"that ganforge-train wrote, or a checkpoint file in one ({example})."
+            )
         return path, path / "checkpoints" / LAST
-    if path.parent.name == "checkpoints":
-        return path.parent.parent, path
-    raise DataError(
-        f"ckpt={ckpt} is neither a run directory nor a checkpoint in one (<run>/checkpoints/<name>.ckpt); give "
-        "e.g. ckpt=outputs/<date>/<time> or ckpt=outputs/<date>/<time>/checkpoints/last.ckpt."
-    )
+    if path.parent.name != "checkpoints" or not path.parent.is_dir():
+        reason = "does not exist" if not path.exists() else "is neither a run directory nor a checkpoint in one"
+        raise DataError(f"ckpt={ckpt} {reason}; give a run directory or a checkpoint in one ({example}).")
+    if not path.is_file():
+        have = sorted(p.name for p in path.parent.glob("*.ckpt")) or ["no checkpoints"]
+        raise DataError(
+            f"ckpt={ckpt} does not exist; {path.parent} has: {', '.join(have)}. Give one of those (or the run "
+            "directory, for its last.ckpt)."
+        )
+    return path.parent.parent, path
+
+
+def result_dir(run_dir: Path, kind: str, checkpoint: Path) -> Path:
+    """A new folder ``<run_dir>/<kind>/<checkpoint>-<time>``, created now; never an existing one (an earlier
+    result is never written over)."""
+    import datetime
+
+    parent = Path(run_dir) / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+    for attempt in range(100):
+        path = parent / (f"{checkpoint.stem}-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise DataError(f"could not create a new folder under {parent}; remove old results there.")
 
 
 def check_trusted(cfg: DictConfig, parts: tuple[str, ...], run_dir: Path) -> None:
@@ -84,7 +113,7 @@ def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, 
     from ganforge.train import build_gan  # train imports this package's modules; avoid an import cycle
 
     path = Path(run_dir) / "checkpoints" / checkpoint
-    state = read_checkpoint(path)
+    state = read_checkpoint(path, key="ckpt")
     cfg = run_config(run_dir, state)
     check_trusted(cfg, GAN_PARTS, run_dir)
     gan = build_gan(cfg, load_datamodule(cfg, run_dir))  # the datamodule gives the sample shape; no data is read

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import hydra
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torchvision.utils import save_image
 
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.evaluate import CONFIG_DIR
+from ganforge.evaluate import CONFIG_DIR, check_output_dir, checked_ckpt, output_folder
 from ganforge.gan import GAN
-from ganforge.runs import load_datamodule, load_gan, locate
+from ganforge.runs import load_datamodule, load_gan
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,24 @@ def interpolation(gan: GAN, rows: int, steps: int, noise: torch.Generator) -> Te
     return generate(gan, path.reshape(rows * steps, -1))
 
 
+def check_count(cfg: DictConfig, key: str, minimum: int) -> None:
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        example = {"n": 64, "seed": 0}.get(key, 8)
+        raise ConfigError(
+            f"{key}={value!r} is invalid: it must be an integer >= {minimum} (for example {key}={example})."
+        )
+
+
 def sample(cfg: DictConfig) -> Path:
-    if cfg.n < 1:
-        raise ConfigError(f"n={cfg.n} must be at least 1, e.g. n=64.")
-    run_dir, checkpoint = locate(cfg.ckpt)
+    for key in ("n", "seed", "interpolation.rows", "interpolation.steps"):
+        check_count(cfg, key, minimum=0 if key == "seed" else 1)
+    run_dir, checkpoint = checked_ckpt(cfg, "ganforge-sample")
+    check_output_dir(cfg)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)
     noise = torch.Generator().manual_seed(cfg.seed)
     samples = generate(gan, gan.sample_noise(cfg.n, noise))
-    output = Path(cfg.paths.output_dir)
+    output = output_folder(cfg, run_dir, "samples", checkpoint)
     datamodule = load_datamodule(run_cfg, run_dir)
     preview = datamodule.preview
     preview.prepare(datamodule)

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -63,13 +64,16 @@ class EvaluatorCNN(nn.Module):
         return self.classifier(self.body(images))
 
 
-def fingerprint(images: Tensor, labels: Tensor, settings: EvaluatorSettings) -> str:
-    """A hash of the training data and settings: the evaluator's cache key."""
+def fingerprint(images: Tensor, labels: Tensor | None, settings: Any, version: int = EVALUATOR_VERSION) -> str:
+    """A hash of the training data (labels: None for label-free networks), settings (a dataclass) and recipe
+    version: a cached network's key."""
     digest = hashlib.sha256()
     for tensor in (images, labels):
+        if tensor is None:
+            continue
         digest.update(str((tuple(tensor.shape), tensor.dtype)).encode())
         digest.update(tensor.contiguous().numpy().tobytes())
-    digest.update(json.dumps({**asdict(settings), "version": EVALUATOR_VERSION}, sort_keys=True).encode())
+    digest.update(json.dumps({**asdict(settings), "version": version}, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 

@@ -3,8 +3,9 @@ on generated samples (``val/*``), on the held-out real samples (the *real-data f
 generator of these data can expect at this sample budget) and, when training ends, on the discriminator
 (``probe/*``).
 
-What the metrics read is prepared once: the feature network (the evaluator trained on the data's labels, or
-Inception from a local weights file) and the training set's features, the mode centres of a known mixture, the
+What the metrics read is prepared once: the feature network (the evaluator trained on the data's labels where the
+data have them, else label-free features built from the training images alone, or the FID Inception) and the
+training set's features, the mode centres of a known mixture, the
 labels. A selected metric whose needs the data cannot meet is skipped with one log line at the start, never
 failing a run at its end.
 
@@ -27,20 +28,18 @@ from torch.utils.data import DataLoader, Dataset
 from ganforge.data.base import GANDataModule, TensorSamples, to_unit_range
 from ganforge.errors import ConfigError
 from ganforge.metrics.evaluator import EvaluatorSettings, load_or_train
+from ganforge.metrics.inception import inception_features
+from ganforge.metrics.labelfree import LabelFreeSettings
+from ganforge.metrics.labelfree import load_or_build as load_or_build_labelfree
 from ganforge.metrics.names import budget_tag
 from ganforge.metrics.probe import usable_label_counts
 from ganforge.metrics.registry import Metric, lookup
 
 log = logging.getLogger(__name__)
 
-FEATURES = ("evaluator", "inception")
+# auto: the evaluator network where the data have labels, else the label-free features (labelfree.py)
+FEATURES = ("auto", "evaluator", "labelfree", "inception")
 POINTS_BUDGET = 2500  # VEEGAN's and PacGAN's sample count for the 2-D mixtures
-INCEPTION_WEIGHTS_HELP = (
-    "Inception weights cannot be downloaded on this machine. Fetch pt_inception-2015-12-05-6726825d.pth (the "
-    "FID Inception used by torch-fidelity and torchmetrics: github.com/toshas/torch-fidelity/releases) where the "
-    "internet is reachable, copy it here and set metrics.weights_path=/path/to/that/file; or use "
-    "metrics.features=evaluator (trained offline on the dataset's labels)."
-)
 
 
 class SampleSet:
@@ -70,7 +69,7 @@ class Evaluation:
 
     def __init__(
         self,
-        features: str = "evaluator",
+        features: str = "auto",
         num_samples: int | None = None,
         precision_k: int = 3,
         density_k: int = 5,
@@ -82,10 +81,9 @@ class Evaluation:
         cache_dir: str = "~/.cache/ganforge",
         weights_path: str | None = None,
         evaluator: dict | None = None,
+        labelfree: dict | None = None,
     ) -> None:
-        if features not in FEATURES:
-            raise ConfigError(f"metrics.features={features} is not one of {', '.join(FEATURES)}.")
-        self.features_name = features
+        self.features_name = features  # checked by prepare: Hydra's instantiate would bury a ConfigError here
         self.num_samples = num_samples
         self.precision_k, self.density_k, self.kid_subsets = precision_k, density_k, kid_subsets
         self.probe_labels, self.probe_draws = tuple(probe_labels), probe_draws
@@ -93,6 +91,7 @@ class Evaluation:
         self.cache_dir = Path(cache_dir).expanduser()
         self.weights_path = weights_path
         self.evaluator_settings = EvaluatorSettings(**(evaluator or {}))
+        self.labelfree = dict(labelfree or {})
         self.datamodule: GANDataModule | None = None
         self.metrics: list[Metric] = []
         self.network: nn.Module | None = None
@@ -111,6 +110,12 @@ class Evaluation:
     def prepare(self, datamodule: GANDataModule) -> "Evaluation":
         """Read the data, keep the selected metrics whose needs it meets, and prepare what they read."""
         selected = lookup(datamodule.metrics)
+        if self.features_name not in FEATURES:
+            raise ConfigError(
+                f"metrics.features={self.features_name} is not one of {', '.join(FEATURES)} "
+                "(e.g. metrics.features=auto)."
+            )
+        self.labelfree_settings = LabelFreeSettings(**self.labelfree)
         datamodule.setup("fit")
         self.datamodule = datamodule
         has = self._capabilities(datamodule, selected)
@@ -145,16 +150,16 @@ class Evaluation:
         if datamodule.kind == "points":
             has.add("points")
             return has
-        wants_features = any(metric.needs & {"features", "classifier"} for metric in selected)
-        if wants_features and (self.features_name != "evaluator" or datamodule.has_labels):
-            has.add("features")
-            if self.features_name == "evaluator":
-                has.add("classifier")
-        elif wants_features:
-            log.warning(
-                "%s has no class labels to train the evaluator network on; measure with metrics.features=inception "
-                "metrics.weights_path=<Inception weights file>", datamodule.name,
-            )  # fmt: skip
+        if self.features_name == "auto":
+            self.features_name = "evaluator" if datamodule.has_labels else "labelfree"
+        if self.features_name == "evaluator" and not datamodule.has_labels:
+            raise ConfigError(
+                f"metrics.features=evaluator needs class labels, and data={datamodule.name} has none; use "
+                "metrics.features=labelfree (or auto), which needs no labels."
+            )
+        has.add("features")
+        if self.features_name == "evaluator":
+            has.add("classifier")  # the evaluator is a classifier of the data's labels
         return has
 
     def _prepare_features(self) -> None:
@@ -168,11 +173,13 @@ class Evaluation:
 
     def _feature_network(self) -> nn.Module:
         if self.features_name == "inception":
-            return _inception(self.weights_path)
+            return inception_features(self.weights_path)
+        name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
+        if self.features_name == "labelfree":
+            return load_or_build_labelfree(name, self.train_images, self.labelfree_settings, self.cache_dir)
         train_labels, heldout_labels = self.labels
         train = (to_unit_range(self.train_images).float(), train_labels)
         heldout = (to_unit_range(self.heldout_images).float(), heldout_labels)
-        name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
         model, self.evaluator_accuracy = load_or_train(name, train, heldout, self.evaluator_settings, self.cache_dir)
         self.classifier = model
         return _FeaturesOf(model)
@@ -285,29 +292,3 @@ class _FeaturesOf(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         return self.model.features(images)
-
-
-class _InceptionFeatures(nn.Module):
-    """images in [-1, 1] (grey or RGB) -> Inception pool features (N, 2048), via torchmetrics' Inception."""
-
-    def __init__(self, weights_path: str) -> None:
-        super().__init__()
-        from torchmetrics.image.fid import NoTrainInceptionV3
-
-        self.inception = NoTrainInceptionV3(
-            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=weights_path
-        )
-
-    def forward(self, images: Tensor) -> Tensor:
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
-        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return self.inception(pixels)
-
-
-def _inception(weights_path: str | None) -> nn.Module:
-    if not weights_path:
-        raise ConfigError(f"metrics.features=inception needs metrics.weights_path. {INCEPTION_WEIGHTS_HELP}")
-    if not Path(weights_path).expanduser().is_file():
-        raise ConfigError(f"metrics.weights_path={weights_path} does not exist. {INCEPTION_WEIGHTS_HELP}")
-    return _InceptionFeatures(str(Path(weights_path).expanduser()))
