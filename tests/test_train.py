@@ -150,3 +150,22 @@ def test_every_epoch_trains_on_a_new_order_of_batches(tiny_cfg) -> None:
     train(tiny_cfg("trainer.max_epochs=3", "callbacks.evaluation=null"), extra_callbacks=[spy])
     assert len(spy.batches) == 3
     assert not torch.equal(spy.batches[0], spy.batches[1]) and not torch.equal(spy.batches[1], spy.batches[2])
+
+
+def test_a_folder_run_with_dcgan_writes_checkpoints_at_the_configured_interval(tmp_path: Path) -> None:
+    """Periodic work counts generator updates: 8 updates of a 200-photo folder with checkpoints every 2 and 3."""
+    from tests.conftest import TINY, compose_config
+    from tests.datafiles import write_photo_folder
+
+    folder = write_photo_folder(tmp_path / "photos", n=200, size=28)
+    run = tmp_path / "run"
+    cfg = compose_config(
+        run, *TINY, "model=dcgan", "model.width=8", "data=folder", f"data.path={folder}", "data.image_size=28",
+        "data.batch_size=16", "trainer.max_epochs=2", "trainer.limit_train_batches=4", "callbacks.evaluation=null",
+        "callbacks.last_checkpoint.every_n_steps=3", "callbacks.periodic_checkpoint.every_n_steps=2",
+    )  # fmt: skip
+    train(cfg)
+    names = sorted(path.name for path in (run / "checkpoints").iterdir())
+    assert names == ["last.ckpt", *(f"step{step:07d}.ckpt" for step in (2, 4, 6, 8))]
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["ganforge_counters"]["generator_updates"] == 8  # rewritten at 3, 6 and when training ended

@@ -127,6 +127,18 @@ def _names(key: str, what: str, example: str, known: Callable[[Any], bool]) -> R
     )
 
 
+def _positive(key: str, example: str, out_of_range: str = "-1") -> Rule:
+    return Rule(key, "a finite number > 0", example, _positive_number, ("abc", out_of_range))
+
+
+def _non_negative(key: str, example: str, allowed: str = "a finite number >= 0") -> Rule:
+    return Rule(key, allowed, example, _non_negative_number, ("abc", "-1"))
+
+
+def _optional_text(key: str, allowed: str, example: str) -> Rule:
+    return Rule(key, allowed, example, _optional(_non_empty_string), ("[1]", "''"))
+
+
 def _text(key: str, allowed: str, example: str) -> Rule:
     return Rule(key, allowed, example, _non_empty_string, ("[1]", "''"))
 
@@ -156,15 +168,15 @@ TEXT_KEYS = {
 
 RULES: tuple[Rule, ...] = (
     Rule("seed", "an integer in [0, 2^32)", "0", _seed, ("abc", "-1")),
-    Rule("optim.lr_g", "a finite number > 0", "2e-4", _positive_number, ("abc", "-1")),
-    Rule("optim.lr_d", "a finite number > 0", "2e-4", _positive_number, ("abc", "0")),
+    _positive("optim.lr_g", "2e-4", "-1"),
+    _positive("optim.lr_d", "2e-4", "0"),
     Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas, ("0.5", "[0.5,1.0]")),
     _int("optim.d_steps", 1, "1"),
     _enum("trainer.precision", ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"), "bf16-mixed", "8-true"),
     Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", _optional(_fraction), ("abc", "1.5")),
-    Rule("regularizer.gamma", "a finite number >= 0", "10", _non_negative_number, ("abc", "-1")),
+    _non_negative("regularizer.gamma", "10"),
     _int("regularizer.every", 1, "16"),
-    Rule("regularizer.weight", "a finite number >= 0", "10", _non_negative_number, ("abc", "-1")),
+    _non_negative("regularizer.weight", "10"),
     _names(
         "augment.policy",
         "DiffAugment policies (color, translation, cutout)",
@@ -186,16 +198,16 @@ RULES: tuple[Rule, ...] = (
         "data.metrics", "registered metric names (src/ganforge/metrics/registry.py)", "[fid,kid]", _registered_metric
     ),
     _int("data.preview.num_samples", 1, "64"),
-    Rule("data.cache_limit_mb", "a finite number >= 0 (0: never cache)", "2048", _non_negative_number, ("abc", "-1")),
+    _non_negative("data.cache_limit_mb", "2048", "a finite number >= 0 (0: never cache)"),
     _int("data.num_samples", 1, "100000"),
-    Rule("data.std", "a finite number > 0", "0.01", _positive_number, ("abc", "0")),
+    _positive("data.std", "0.01", "0"),
     _int("data.centers.num_modes", 1, "8"),
-    Rule("data.centers.radius", "a finite number > 0", "1.0", _positive_number, ("abc", "-1")),
+    _positive("data.centers.radius", "1.0", "-1"),
     Rule("data.centers.values", "a list of numbers", "[-4,-2,0,2,4]", _list_of(_is_number), ("4", "[]")),
     _int("model.latent_dim", 1, "100"),
     _int("model.hidden_dim", 1, "128"),
     _int("model.num_layers", 1, "2"),
-    Rule("model.negative_slope", "a finite number >= 0", "0.2", _non_negative_number, ("abc", "-1")),
+    _non_negative("model.negative_slope", "0.2"),
     Rule("trainer.max_epochs", "an integer >= 1, or -1 for no limit", "25", _epochs, ("abc", "0")),
     Rule("trainer.max_steps", "an integer >= 1, or -1 for no limit (optimizer steps)", "-1", _epochs, ("abc", "0")),
     _int("trainer.log_every_n_steps", 1, "10"),
@@ -222,12 +234,8 @@ RULES: tuple[Rule, ...] = (
     _int("callbacks.periodic_checkpoint.every_n_steps", 1, "5000"),
     _text("callbacks.periodic_checkpoint.filename", "a file name, {step} for the step", "step{step:07d}.ckpt"),
     _int("callbacks.evaluation.every_n_steps", 1, "500"),
-    Rule(
-        "callbacks.evaluation.monitor",
-        "null (the data's first metric) or a reported value such as fid",
-        "fid",
-        _optional(_non_empty_string),
-        ("[1]", "''"),
+    _optional_text(
+        "callbacks.evaluation.monitor", "null (the data's first metric) or a reported value such as fid", "fid"
     ),
     _int("callbacks.progress_bar.refresh_rate", 0, "5", "an integer >= 0 (0: no updates)"),
     _int("callbacks.model_summary.max_depth", -1, "2", "an integer >= -1 (-1: every layer)"),
@@ -237,16 +245,10 @@ RULES: tuple[Rule, ...] = (
     _int("metrics.labelfree.width", 1, "32"),
     _int("metrics.labelfree.steps", 1, "300"),
     _int("metrics.labelfree.batch_size", 2, "128"),
-    Rule("metrics.labelfree.lr", "a finite number > 0", "1e-3", _positive_number, ("abc", "-1")),
-    Rule("metrics.labelfree.temperature", "a finite number > 0", "0.2", _positive_number, ("abc", "0")),
+    _positive("metrics.labelfree.lr", "1e-3", "-1"),
+    _positive("metrics.labelfree.temperature", "0.2", "0"),
     _int("metrics.labelfree.seed", 0, "0"),
-    Rule(
-        "metrics.weights_path",
-        "null or the path of a weights file",
-        "/data/pt_inception.pth",
-        _optional(_non_empty_string),
-        ("[1]", "''"),
-    ),
+    _optional_text("metrics.weights_path", "null or the path of a weights file", "/data/pt_inception.pth"),
     Rule(
         "metrics.num_samples",
         "null (the held-out set's size) or an integer >= 2",
@@ -263,16 +265,10 @@ RULES: tuple[Rule, ...] = (
     _int("metrics.evaluator.feature_dim", 1, "64"),
     _int("metrics.evaluator.steps", 1, "600"),
     _int("metrics.evaluator.batch_size", 1, "128"),
-    Rule("metrics.evaluator.lr", "a finite number > 0", "1e-3", _positive_number, ("abc", "-1")),
+    _positive("metrics.evaluator.lr", "1e-3", "-1"),
     _int("metrics.evaluator.seed", 0, "0"),
-    Rule("ckpt_path", "null, last, or the path of a .ckpt file", "last", _optional(_non_empty_string), ("[1]", "''")),
-    Rule(
-        "objective",
-        "null or a metric name (e.g. best/fid180)",
-        "best/fid180",
-        _optional(_non_empty_string),
-        ("[1]", "''"),
-    ),
+    _optional_text("ckpt_path", "null, last, or the path of a .ckpt file", "last"),
+    _optional_text("objective", "null or a metric name (e.g. best/fid180)", "best/fid180"),
     Rule(
         "compare_metrics",
         "a list of metric names",
