@@ -1,6 +1,7 @@
 """The adversarial loop: each update changes only its own network, observed inside a real Trainer run."""
 
 import lightning as L
+import pytest
 import torch
 from torch import nn
 
@@ -83,3 +84,13 @@ def test_the_first_nonfinite_step_is_remembered_on_the_host_and_on_the_device() 
         found.append(guard.found())
     assert found[0][0] == found[1][0] == 2 and found[0][2] == found[1][2] == 1.5
     assert torch.isnan(torch.tensor([found[0][1], found[1][1]])).all()
+
+
+def test_d_accuracy_is_the_share_of_pairs_ranked_right() -> None:
+    from ganforge.gan import pairs_ranked_right
+
+    real, fake = torch.randn(300, dtype=torch.float64), torch.randn(200, dtype=torch.float64) + 0.5
+    pairwise = (real[:, None] > fake[None, :]).double().mean()
+    assert pairs_ranked_right(real, fake).item() == pytest.approx(pairwise.item(), abs=1e-12)
+    assert pairs_ranked_right(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])).item() == 1.0
+    assert pairs_ranked_right(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])).item() == 0.0

@@ -198,5 +198,13 @@ def discriminator_scalars(loss: Tensor, real_logits: Tensor, fake_logits: Tensor
         "d_loss": loss.detach,
         "d_real": real.mean,
         "d_fake": fake.mean,
-        "d_accuracy": lambda: (real[:, None] > fake[None, :]).float().mean(),
+        "d_accuracy": lambda: pairs_ranked_right(real, fake),
     }
+
+
+def pairs_ranked_right(real: Tensor, fake: Tensor) -> Tensor:
+    """The share of (real, fake) pairs with real > fake (the Mann-Whitney U statistic over n_real * n_fake), from
+    the ranks of all outputs: O(n log n) instead of the n^2 pairwise comparison (1M at batch 1024)."""
+    ranks = torch.cat([real, fake]).argsort().argsort()[: len(real)].double()  # 0-based ranks of the reals
+    n_real, n_fake = len(real), len(fake)
+    return (ranks.sum() - n_real * (n_real - 1) / 2) / (n_real * n_fake)
