@@ -76,7 +76,7 @@ def test_the_first_nonfinite_step_is_remembered_on_the_host_and_on_the_device() 
         for step, (d_loss, g_loss) in enumerate(steps):
             outputs = {"d_loss": torch.tensor(d_loss), "g_loss": torch.tensor(g_loss)}
             if on_host:
-                guard.record_on_host(step, outputs, list(outputs.values()))
+                guard.record_on_host(step, outputs)
             else:
                 guard.record_on_device(step, torch.stack(list(outputs.values())))
             if step == 1:

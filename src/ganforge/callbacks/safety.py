@@ -51,18 +51,19 @@ class NonFiniteGuard(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, *args: Any) -> None:
         step = pl_module.discriminator_updates - 1  # the training step (batch) that produced ``outputs``
-        losses = [outputs["d_loss"], outputs.get("g_loss", outputs["d_loss"].new_tensor(float("nan")))]
-        if losses[0].device.type == "cpu":
-            self.record_on_host(step, outputs, losses)
+        d_loss, g_loss = outputs["d_loss"], outputs.get("g_loss")  # no G update on this batch: no g_loss
+        if d_loss.device.type == "cpu":
+            self.record_on_host(step, outputs)
             self.check(trainer, pl_module)  # free on the CPU: stop at once
         else:
-            self.record_on_device(step, torch.stack(losses).float())
+            nan = d_loss.new_tensor(float("nan"))
+            self.record_on_device(step, torch.stack([d_loss, nan if g_loss is None else g_loss]).float())
             if pl_module.generator_updates % self.check_every_n_steps == 0:
                 self.check(trainer, pl_module)
 
-    def record_on_host(self, step: int, outputs: dict[str, Tensor], losses: list[Tensor]) -> None:
+    def record_on_host(self, step: int, outputs: dict[str, Tensor]) -> None:
         if self.first is None and not all(math.isfinite(float(value)) for value in outputs.values()):
-            self.first = (step, float(losses[0]), float(losses[1]))
+            self.first = (step, float(outputs["d_loss"]), float(outputs.get("g_loss", float("nan"))))
 
     def record_on_device(self, step: int, losses: Tensor) -> None:
         if self.on_device is None:
