@@ -1,6 +1,7 @@
 """ganforge-bench runs end to end on a tiny setting (speed itself is never asserted: machines are noisy)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -94,3 +95,36 @@ def test_freed_activation_memory_is_reused_without_page_faults() -> None:
     assert tuned[0] == "True" and default[0] == "False"
     # Tuned: steady state without faults (a window may still see the heap grow once). Default: every step faults.
     assert tuned[1] < 5 and default[2] > 200
+
+
+def test_whole_run_timing_separates_start_up_from_the_per_step_cost() -> None:
+    from ganforge.bench_run import Timing
+
+    timing = Timing(seconds=[5.0 + 100 * 0.004, 5.0 + 500 * 0.004], steps=[100, 500])
+    assert timing.per_step == pytest.approx(0.004) and timing.startup == pytest.approx(5.0)
+
+
+def test_the_hand_written_loop_does_the_same_periodic_work(tmp_path: Path) -> None:
+    from ganforge.bench_loop import train
+
+    steps = train(epochs=1, batch_size=128, checkpoint_every=5, grid_every=4, out=tmp_path)
+    assert steps == 1617 // 128
+    assert {p.name for p in tmp_path.iterdir()} == {"last.pt", "grid.png", "samples.png"}
+    import torch
+
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["step"] == steps
+
+
+@pytest.mark.slow
+def test_the_whole_run_bench_command_times_both_and_writes_a_report(tmp_path: Path) -> None:
+    command = str(Path(sys.executable).parent / "ganforge-bench-run")
+    result = subprocess.run(
+        [command, "--pairs", "1", "--epochs", "1", "3", "--output", str(tmp_path / "run.json"),
+         "callbacks.progress_bar=null"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ganforge-train" in result.stdout and "hand-written loop" in result.stdout and "start-up" in result.stdout
+    (record,) = json.loads((tmp_path / "run.json").read_text())
+    assert record["ours"][0]["steps"] == record["hand"][0]["steps"] == [12, 36]
+    assert len(record["ratios"]) == 1 and math.isfinite(record["ratios"][0])  # 12 vs 36 steps: too short to time

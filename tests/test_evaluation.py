@@ -194,6 +194,10 @@ def test_metrics_json_of_a_tiny_run(tiny_cfg, tmp_path: Path) -> None:
     metrics = train(tiny_cfg("trainer.max_epochs=2", "callbacks.evaluation.every_n_steps=3", "objective=best/fid180"))
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["evaluations"] == 2 and report["budget"] == 180 and report["seconds_per_evaluation"] > 0
+    evaluations = report["evaluations"] * report["seconds_per_evaluation"]
+    spent = report["prepare_seconds"] + evaluations + report["probe_seconds"]
+    assert report["evaluation_seconds"] == pytest.approx(spent) and 0 < report["evaluation_share"] < 1
+    assert report["evaluation_share"] == pytest.approx(spent / report["run_seconds"])
     values = report["metrics"]
     for name in ("val/fid180", "best/fid180", "floor/fid180", "val/classes180", "probe/d_10labels"):
         assert name in values and name in metrics and math.isfinite(values[name])
@@ -259,3 +263,20 @@ def test_samples_png_uses_the_kept_best_weights_not_the_current_ones(tiny_cfg, t
     # an all-zero generator outputs tanh(0) = 0 everywhere: mid-grey samples (the grid's padding is 0 = black)
     assert set(np.unique(pixels)) <= {0, 127, 128}
     assert (pixels == 0).mean() < 0.5
+
+
+def test_the_probes_of_pixels_and_a_fixed_network_are_cached_and_equal(digits_evaluation: Evaluation) -> None:
+    from ganforge.networks import MLPDiscriminator
+
+    trained, fixed = MLPDiscriminator((1, 28, 28), hidden_dim=16), MLPDiscriminator((1, 28, 28), hidden_dim=16)
+    before = set(digits_evaluation.cache_dir.glob("probe-*.json"))
+    first = digits_evaluation.at_end({"d": trained}, {"random_d": fixed})
+    written = set(digits_evaluation.cache_dir.glob("probe-*.json")) - before
+    assert len(written) == 2  # pixels and the fixed network; never the trained D
+    second = digits_evaluation.at_end({"d": trained}, {"random_d": fixed})
+    assert first == second and "probe/random_d_10labels" in first and "probe/d_10labels" in first
+    with torch.no_grad():
+        next(fixed.parameters()).add_(1.0)  # other weights: another cache entry, another result
+    third = digits_evaluation.at_end({"d": trained}, {"random_d": fixed})
+    assert len(set(digits_evaluation.cache_dir.glob("probe-*.json")) - before) == 3
+    assert third["probe/pixels_10labels"] == first["probe/pixels_10labels"]

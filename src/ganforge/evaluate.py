@@ -73,7 +73,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     values |= evaluation.floor()
     run_config = OmegaConf.to_container(run_cfg, resolve=True)
     baseline = random_discriminator(run_config, gan.discriminator, evaluation.seed + 1)
-    values |= evaluation.at_end({"d": gan.discriminator} | ({"random_d": baseline} if baseline is not None else {}))
+    values |= evaluation.at_end({"d": gan.discriminator}, {} if baseline is None else {"random_d": baseline})
     report = {
         "checkpoint": str(checkpoint),
         "budget": evaluation.budget,

@@ -175,7 +175,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
     compared = list(cfg.compare_metrics)
     if evaluation is not None:
-        evaluation.evaluation.prepare(datamodule)  # reads the data now: bad data fails before training
+        evaluation.prepare(datamodule)  # reads the data now: bad data fails before training
         if evaluation.active:
             evaluation.monitored()  # a monitor the data does not report fails now, not at the first evaluation
         compared += list(evaluation.directions())

@@ -52,6 +52,6 @@ class PeriodicCheckpoint(L.Callback):
             guard.check(trainer, pl_module)  # raises rather than let a checkpoint hold non-finite weights
         self.saved_step = pl_module.generator_updates
         path = self.dirpath / self.filename.format(step=self.saved_step)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # the full training state
         if "{" in self.filename:
             rank_zero_info(f"checkpoint {path}")

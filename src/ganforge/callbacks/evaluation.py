@@ -67,13 +67,20 @@ class EvaluationCallback(L.Callback):
         self.latest_step = -1
         self.seconds: list[float] = []
         self.probe_seconds = 0.0
+        self.prepare_seconds = 0.0
+        self.started = time.perf_counter()  # built with the run: the run's clock, for the evaluation's share
         self.results: dict[str, float] = {}
+
+    def prepare(self, datamodule: Any) -> None:
+        """Read the data and get what the metrics need (feature network, real features, the floor); timed."""
+        start = time.perf_counter()
+        self.evaluation.prepare(datamodule)
+        self.floor = self.evaluation.floor() if self.active else {}
+        self.prepare_seconds = time.perf_counter() - start
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.evaluation.datamodule is None:
-            self.evaluation.prepare(trainer.datamodule)  # the datamodule is set up before callbacks are
-        if self.active:
-            self.floor = self.evaluation.floor()
+            self.prepare(trainer.datamodule)  # the datamodule is set up before callbacks are
 
     @property
     def active(self) -> bool:
@@ -112,7 +119,7 @@ class EvaluationCallback(L.Callback):
         """Write ``best.ckpt`` and keep the sampler's weights (for samples.png)."""
         self.best_step = pl_module.generator_updates
         self.best_sampler = {k: v.detach().clone() for k, v in pl_module.sampler.state_dict().items()}
-        trainer.save_checkpoint(self.best_path)
+        trainer.save_checkpoint(self.best_path, weights_only=False)  # the full training state
         log.info("best generator so far (%s): step %d, %s", self.monitored(), self.best_step, self.best_path)
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
@@ -145,11 +152,9 @@ class EvaluationCallback(L.Callback):
             return
         final = self.evaluate(trainer, pl_module)
         start = time.perf_counter()
-        discriminators = {"d": pl_module.discriminator}
         baseline = random_discriminator(pl_module.run_config, pl_module.discriminator, self.evaluation.seed + 1)
-        if baseline is not None:
-            discriminators["random_d"] = baseline.to(pl_module.device)
-        probe = self.evaluation.at_end(discriminators)
+        fixed = {} if baseline is None else {"random_d": baseline.to(pl_module.device)}
+        probe = self.evaluation.at_end({"d": pl_module.discriminator}, fixed)
         if probe:
             self.probe_seconds = time.perf_counter() - start
             log.info("linear probe: %.1f s", self.probe_seconds)
@@ -160,6 +165,13 @@ class EvaluationCallback(L.Callback):
     @rank_zero_only
     def write(self, trainer: L.Trainer) -> None:
         seconds = sum(self.seconds) / len(self.seconds) if self.seconds else math.nan
+        spent = self.prepare_seconds + sum(self.seconds) + self.probe_seconds
+        run = time.perf_counter() - self.started
+        log.info(
+            "evaluation took %.1f s of this run's %.1f s (%.1f%%): preparing %.1f s, %d evaluations %.1f s, linear "
+            "probe %.1f s", spent, run, 100 * spent / run, self.prepare_seconds, len(self.seconds), sum(self.seconds),
+            self.probe_seconds,
+        )  # fmt: skip
         report = {
             "step": trainer.lightning_module.generator_updates,
             "best_step": self.best_step,  # the step of checkpoints/best.ckpt (and of samples.png)
@@ -171,6 +183,10 @@ class EvaluationCallback(L.Callback):
             "seconds_per_evaluation": seconds,
             "evaluations": len(self.seconds),
             "probe_seconds": self.probe_seconds,
+            "prepare_seconds": self.prepare_seconds,  # feature network, real features and the floor
+            "evaluation_seconds": spent,
+            "run_seconds": run,  # from building the run to writing this file (start-up before that not included)
+            "evaluation_share": spent / run,
             "metrics": self.results,
             "higher_is_better": {name: up for name, up in self.directions().items() if name in self.results},
         }

@@ -134,7 +134,7 @@ class GracefulStop(L.Callback):
         guard = next((c for c in trainer.callbacks if isinstance(c, NonFiniteGuard)), None)
         found = guard.found() if guard is not None else None
         if found is None:
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)  # the full training state
             saved = f"saved {path}"
         else:
             saved = f"not saved (losses were non-finite since step {found[0]})"

@@ -252,14 +252,16 @@ class Evaluation:
         """The held-out real samples measured like a generator: the ``floor/*`` metrics."""
         return self.report("floor", self.heldout)
 
-    def at_end(self, discriminators: dict[str, nn.Module]) -> dict[str, float]:
-        """The metrics measured once when training ends (the linear probe): ``probe/*``."""
+    def at_end(
+        self, discriminators: dict[str, nn.Module], fixed: dict[str, nn.Module] | None = None
+    ) -> dict[str, float]:
+        """The metrics measured once when training ends (the linear probe): ``probe/*``. ``fixed`` networks (a
+        randomly initialised baseline) are the same in every run of these data, so their results may be cached."""
         values = {}
         for metric in self.metrics:
             if metric.at_end:
-                values |= {
-                    f"{metric.name}/{name}": value for name, value in metric.compute(self, discriminators).items()
-                }
+                results = metric.compute(self, discriminators, fixed)
+                values |= {f"{metric.name}/{name}": value for name, value in results.items()}
         return values
 
     def directions(self) -> dict[str, bool]:
