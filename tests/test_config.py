@@ -65,6 +65,13 @@ def test_reference_experiment_is_the_classic_setup(tmp_path: Path) -> None:
     cfg = compose_config(tmp_path, "experiment=reference")
     assert (cfg.data.batch_size, cfg.optim.lr_g, cfg.optim.lr_d, cfg.model.latent_dim) == (128, 2e-4, 2e-4, 100)
     assert cfg.trainer.max_epochs == 100 and cfg.model.hidden_dim == 128
+    assert cfg.regularizer.name == "none" and cfg.ema.decay is None  # the classic GAN: no R1, no EMA of G
+
+
+def test_the_default_run_is_the_reference_mlp_made_stable(tmp_path: Path) -> None:
+    cfg, reference = compose_config(tmp_path), compose_config(tmp_path, "experiment=reference")
+    assert (cfg.regularizer.name, cfg.regularizer.gamma, cfg.ema.decay) == ("r1", 1.0, 0.999)
+    assert cfg.model == reference.model and cfg.optim == reference.optim and cfg.loss == reference.loss
 
 
 def test_rules_only_name_keys_that_exist() -> None:
