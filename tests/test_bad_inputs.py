@@ -154,6 +154,10 @@ def run_dir(tmp: Path) -> Path:
     return finished_run(tmp / "source").parent.parent
 
 
+def run_without_evaluation(tmp: Path) -> Path:
+    return finished_run(tmp / "noeval", "callbacks.evaluation=null").parent.parent
+
+
 def damaged_run(tmp: Path) -> Path:
     run = run_dir(tmp)
     cut(run / "checkpoints" / "last.ckpt")
@@ -175,6 +179,9 @@ TOOL_DRIVERS: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
     "eval-ckpt-required": ("evaluate", lambda t: []),
     "eval-output-taken": ("evaluate", lambda t: [f"ckpt={run_dir(t)}", f"output_dir={existing_folder(t)}"]),
     "eval-bad-features": ("evaluate", lambda t: [f"ckpt={run_dir(t)}", "metrics.features=pixels"]),
+    "eval-bad-budget": ("evaluate", lambda t: [f"ckpt={run_dir(t)}", "metrics.num_samples=abc"]),
+    "eval-no-best": ("evaluate", lambda t: [f"ckpt={run_without_evaluation(t)}", "checkpoint=best"]),
+    "sample-bad-checkpoint-name": ("sample", lambda t: [f"ckpt={run_dir(t)}", "checkpoint=epoch3"]),
     "sample-no-run": ("sample", lambda t: ["ckpt=/no/such/run"]),
     "sample-zero-n": ("sample", lambda t: [f"ckpt={run_dir(t)}", "n=0"]),
     "sample-text-n": ("sample", lambda t: [f"ckpt={run_dir(t)}", "n=abc"]),

@@ -116,15 +116,18 @@ def test_the_hand_written_loop_does_the_same_periodic_work(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_the_whole_run_bench_command_times_both_and_writes_a_report(tmp_path: Path) -> None:
-    command = str(Path(sys.executable).parent / "ganforge-bench-run")
+def test_the_whole_run_mode_of_ganforge_bench_times_all_three_and_writes_a_report(tmp_path: Path) -> None:
+    command = str(Path(sys.executable).parent / "ganforge-bench")
     result = subprocess.run(
-        [command, "--pairs", "1", "--epochs", "1", "3", "--output", str(tmp_path / "run.json"),
+        [command, "run", "--pairs", "1", "--epochs", "1", "3", "--output", str(tmp_path / "run.json"),
          "callbacks.progress_bar=null"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "ganforge-train" in result.stdout and "hand-written loop" in result.stdout and "start-up" in result.stdout
+    for text in ("ganforge-train", "ganforge-train + evaluation", "hand-written loop", "start-up", "evaluation adds"):
+        assert text in result.stdout
     (record,) = json.loads((tmp_path / "run.json").read_text())
-    assert record["ours"][0]["steps"] == record["hand"][0]["steps"] == [12, 36]
+    assert record["ganforge-train"][0]["steps"] == record["hand-written loop"][0]["steps"] == [12, 36]
     assert len(record["ratios"]) == 1 and math.isfinite(record["ratios"][0])  # 12 vs 36 steps: too short to time
+    (share,) = record["evaluation_shares"]
+    assert 0 < share < 1

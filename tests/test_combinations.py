@@ -97,7 +97,7 @@ def test_wrong_combinations_are_named(tmp_path: Path) -> None:
         build(compose_config(tmp_path, "model=dcgan", "data.image_size=30"))
 
 
-EXPERIMENTS = [p.stem for p in sorted((CONFIG_DIR / "experiment").glob("*.yaml"))]
+EXPERIMENTS = [p.stem for p in sorted((CONFIG_DIR / "experiment").glob("*.yaml")) if not p.stem.startswith("_")]
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

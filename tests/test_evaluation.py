@@ -280,3 +280,25 @@ def test_the_probes_of_pixels_and_a_fixed_network_are_cached_and_equal(digits_ev
     third = digits_evaluation.at_end({"d": trained}, {"random_d": fixed})
     assert len(set(digits_evaluation.cache_dir.glob("probe-*.json")) - before) == 3
     assert third["probe/pixels_10labels"] == first["probe/pixels_10labels"]
+
+
+def test_after_a_resume_samples_png_reads_the_best_weights_back_from_best_ckpt(tiny_cfg, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from ganforge.callbacks import EvaluationCallback, SampleGrid
+    from ganforge.train import build
+
+    gan = build(tiny_cfg())[0]  # EMA on (the default): the sampler is generator_ema.module
+    grid = SampleGrid(str(tmp_path / "out"))
+    grid.fixed_noise = torch.randn(16, gan.latent_dim, generator=torch.Generator().manual_seed(0))
+    evaluation = EvaluationCallback(Evaluation(), str(tmp_path / "out"))
+    evaluation.load_state_dict({"best": {"best/fid180": 1.0}, "best_step": 5})  # as a resumed run has it
+    zeros = {k: torch.zeros_like(v) for k, v in gan.state_dict().items()}
+    evaluation.best_path.parent.mkdir(parents=True)
+    torch.save({"state_dict": zeros}, evaluation.best_path)
+    grid.on_train_end(SimpleNamespace(callbacks=[evaluation]), gan)
+    with Image.open(tmp_path / "out" / "samples.png") as image:
+        pixels = np.array(image.convert("L"))
+    assert set(np.unique(pixels)) <= {0, 127, 128}  # the all-zero best generator's mid-grey, not the live one's

@@ -32,17 +32,41 @@ def test_four_of_eight_modes() -> None:
 def test_samples_off_mode_are_not_high_quality() -> None:
     samples = torch.cat([on_modes(ring_centers(), [50] * 8), on_modes(ring_centers(), [50] * 8, offset=3.5)])
     report = mode_metrics(samples, ring_centers(), STD)
-    assert report.hq_fraction == 0.5 and report.modes == 8  # 50 HQ per mode >= 0.2 * 800 / 8 = 20
+    assert report.hq_fraction == 0.5 and report.modes == 8 and report.modes_fifth == 8  # 50 HQ >= 0.2 * 800 / 8
     nothing = mode_metrics(torch.full((10, 2), 9.0), ring_centers(), STD)
-    assert (nothing.modes, nothing.hq_fraction, nothing.reverse_kl) == (0, 0.0, math.inf)
+    assert (nothing.modes, nothing.hq_fraction) == (0, 0.0) and math.isnan(nothing.reverse_kl)  # undefined
 
 
-def test_a_mode_needs_a_fifth_of_its_share_to_count() -> None:
+def test_pacgan_protocol_a_point_at_exactly_three_std_is_not_high_quality() -> None:
+    centers, std = grid_centers(), 0.25  # 3 std = 0.75 exactly, and so is the distance below
+    at_three = mode_metrics(torch.tensor([[0.75, 0.0], [2.0, -0.75]]), centers, std)
+    assert at_three.hq_fraction == 0.0 and at_three.modes == 0
+    inside = mode_metrics(torch.tensor([[0.7499, 0.0]]), centers, std)
+    assert inside.hq_fraction == 1.0 and inside.counts[12] == 1  # grid_centers()[12] is (0, 0)
+
+
+def test_pacgan_protocol_one_high_quality_sample_captures_a_mode() -> None:
+    centers = ring_centers()
+    report = mode_metrics(on_modes(centers, [300, 1, 0, 0, 0, 0, 0, 0]), centers, STD)
+    assert report.modes == 2 and report.modes_fifth == 1  # the stricter count needs 0.2 * 301 / 8 = 7.5 samples
+
+
+def test_pacgan_protocol_reverse_kl_is_ln_k_minus_the_entropy() -> None:
+    centers = grid_centers()
+    uniform = mode_metrics(on_modes(centers, [4] * 25, offset=0.5), centers, 0.05)
+    assert uniform.reverse_kl == pytest.approx(0.0, abs=1e-12)
+    counts = [30, 10] + [0] * 23  # p = (3/4, 1/4): ln 25 - H(p)
+    skewed = mode_metrics(on_modes(centers, counts), centers, 0.05)
+    entropy = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert skewed.reverse_kl == pytest.approx(math.log(25) - entropy, rel=1e-12)
+
+
+def test_a_mode_needs_a_fifth_of_its_share_to_count_in_the_stricter_metric() -> None:
     centers = grid_centers()
     per_mode = [100] * 24 + [19]  # 2,419 samples: the threshold is 0.2 * 2419 / 25 = 19.35
     report = mode_metrics(on_modes(centers, per_mode), centers, 0.05)
-    assert report.modes == 24 and report.counts[-1] == 19
-    assert report.as_dict() == {"modes": 24.0, "hq": 1.0, "rkl": pytest.approx(report.reverse_kl)}
+    assert report.modes_fifth == 24 and report.modes == 25 and report.counts[-1] == 19
+    assert report.as_dict() == {"modes": 25.0, "hq": 1.0, "rkl": pytest.approx(report.reverse_kl)}
 
 
 # --- sliced Wasserstein distance (the 2-D mixtures' distance metric) -------------------------------------------

@@ -25,10 +25,18 @@ RULE_OF = {rule.key: rule for rule in RULES}
 
 
 def leaves(node: DictConfig, prefix: str = "") -> list[str]:
-    """User-settable leaves: not ``_target_``-style keys, not interpolations (they repeat another value)."""
+    """User-settable leaves: not ``_target_``-style keys. An interpolation repeats another value, but it can be set
+    on its own, so it is a leaf too, unless it stands for a whole group (``evaluation: ${metrics}``)."""
     found = []
     for key in node.keys():  # noqa: SIM118 (keys() lists required "???" values too)
-        if str(key).startswith("_") or OmegaConf.is_interpolation(node, key):
+        if str(key).startswith("_"):
+            continue
+        if OmegaConf.is_interpolation(node, key):
+            target = str(OmegaConf.to_container(node, resolve=False)[key])[2:-1]
+            resolver = target.split(":")[0] in ("hydra", "oc.env")
+            if not resolver and isinstance(OmegaConf.select(node._get_root(), target), DictConfig):
+                continue
+            found.append(f"{prefix}{key}")
             continue
         value = None if OmegaConf.is_missing(node, key) else node[key]
         found += leaves(value, f"{prefix}{key}.") if isinstance(value, DictConfig) else [f"{prefix}{key}"]

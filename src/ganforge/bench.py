@@ -3,6 +3,7 @@
     ganforge-bench                                         # reference MLP, batch 128, 1 thread
     ganforge-bench bench.batch_sizes=[128,1024]
     ganforge-bench model=dcgan data.image_size=32 bench.batch_sizes=[64]
+    ganforge-bench run --pairs 5                           # whole runs as a user starts them (bench_run.py)
 
 Each pair runs ours, then the reference (A B A B ...), each from fresh networks and optimizers; the first
 ``bench.warmup_steps`` steps of every run are not timed. *Ours* is the real GAN LightningModule and Trainer as
@@ -20,6 +21,7 @@ nothing but its matrix multiplies at full speed.
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -238,5 +240,15 @@ def main(cfg: DictConfig) -> list[dict]:
     return records
 
 
+def cli() -> None:
+    """``ganforge-bench run ...``: whole runs (``bench_run``); anything else: the step benchmark (Hydra)."""
+    if sys.argv[1:2] == ["run"]:
+        from ganforge import bench_run
+
+        bench_run.main(sys.argv[2:])
+    else:
+        main()
+
+
 if __name__ == "__main__":
-    main()
+    cli()

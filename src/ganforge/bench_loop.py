@@ -1,4 +1,4 @@
-"""The hand-written training script that ``ganforge-bench-run`` times ``ganforge-train`` against.
+"""The hand-written training script that ``ganforge-bench run`` times ``ganforge-train`` against.
 
 What a person writes without a framework for the reference MLP GAN on the digits: the data as one tensor, randperm
 slicing, ``torch.optim.Adam`` with its default implementation, one G forward detached for D and reused for G, and

@@ -1,15 +1,18 @@
-"""``ganforge-bench-run``: the whole run a user starts, timed against a hand-written script doing the same work.
+"""``ganforge-bench run``: the whole run a user starts, timed against a hand-written script doing the same work.
 
-    ganforge-bench-run                                  # reference MLP on the digits, batch 128, 5 pairs
-    ganforge-bench-run --batch-size 1024 --epochs 100 500
+    ganforge-bench run                                  # reference MLP on the digits, batch 128, 5 pairs
+    ganforge-bench run --batch-size 128 1024 --epochs 50 250
 
-``ganforge-bench`` times the training step alone; this times what a user runs: ``ganforge-train`` as a command, with
-the reference MLP GAN's settings (``regularizer=none ema.decay=null``: what the script trains), start-up, data and
-the default callbacks (checkpoints, sample grids, TensorBoard logging, progress bar; evaluation off
-here, its cost is printed by every run that has it) against ``python -m ganforge.bench_loop`` (the same
-networks, data and periodic checkpoints and grids, written the usual way). Each is run for two lengths; the per-step
-cost is the difference of their wall times over the difference of their steps (so start-up cancels), and start-up
-is what remains of the short run. Runs alternate (ours short, ours long, hand short, hand long, ...), one thread each.
+``ganforge-bench`` (no ``run``) times the training step alone; this times what a user runs: ``ganforge-train`` as a
+command, with the reference MLP GAN's settings (``regularizer=none ema.decay=null``: what the script trains),
+start-up, data and the default callbacks (checkpoints, sample grids, TensorBoard logging, progress bar), against
+``python -m ganforge.bench_loop`` (the same networks, data and periodic checkpoints and grids, written the usual
+way). Evaluation is reported separately: a third command, ``ganforge-train`` with its default evaluation on, gives
+what evaluating adds (per step and at start-up) and the evaluation share the run prints. Each is run for two
+lengths; the per-step cost is the difference of their wall times over the difference of their steps (so start-up
+cancels), and start-up is what remains of the short run. Runs alternate (ours short, ours long, ours with
+evaluation short and long, hand short, hand long, ...), one thread each, after one untimed run that caches the
+evaluator network.
 """
 
 import argparse
@@ -54,10 +57,11 @@ def timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def ours(epochs: int, batch_size: int, folder: Path, extra: list[str]) -> float:
+def ours(epochs: int, batch_size: int, folder: Path, extra: list[str], evaluation: bool = False) -> float:
     train = str(Path(sys.executable).parent / "ganforge-train")
-    return timed([train, *REFERENCE, f"data.batch_size={batch_size}", f"trainer.max_epochs={epochs}",
-                  "callbacks.evaluation=null", f"hydra.run.dir={folder}", *extra])  # fmt: skip
+    switch = [] if evaluation else ["callbacks.evaluation=null"]
+    return timed([train, *REFERENCE, f"data.batch_size={batch_size}", f"trainer.max_epochs={epochs}", *switch,
+                  f"hydra.run.dir={folder}", *extra])  # fmt: skip
 
 
 def hand(epochs: int, batch_size: int, folder: Path) -> float:
@@ -65,36 +69,59 @@ def hand(epochs: int, batch_size: int, folder: Path) -> float:
                   f"--out={folder}"])  # fmt: skip
 
 
-def measure(pairs: int, epochs: list[int], batch_size: int, extra: list[str]) -> tuple[list[Timing], list[Timing]]:
+VARIANTS = ("ganforge-train", "ganforge-train + evaluation", "hand-written loop")
+
+
+def measure(
+    pairs: int, epochs: list[int], batch_size: int, extra: list[str]
+) -> tuple[dict[str, list[Timing]], list[float]]:
+    """Timings of each variant, pair by pair, and the evaluation share each long run with evaluation printed."""
     steps = [e * (DIGITS_TRAIN // batch_size) for e in epochs]
-    results: tuple[list[Timing], list[Timing]] = ([], [])
+    timings: dict[str, list[Timing]] = {name: [] for name in VARIANTS}
+    shares = []
+    commands = {
+        VARIANTS[0]: lambda e, folder: ours(e, batch_size, folder, extra),
+        VARIANTS[1]: lambda e, folder: ours(e, batch_size, folder, extra, evaluation=True),
+        VARIANTS[2]: lambda e, folder: hand(e, batch_size, folder),
+    }
     with tempfile.TemporaryDirectory(prefix="ganforge-bench-run-") as tmp:
+        ours(1, batch_size, Path(tmp) / "warm-up", extra, evaluation=True)  # caches the evaluator network
         for pair in range(pairs):
-            runs = [Path(tmp) / f"{pair}-{kind}-{e}" for kind in ("ours", "hand") for e in epochs]
-            ours_runs, hand_runs = zip(epochs, runs[:2], strict=True), zip(epochs, runs[2:], strict=True)
-            results[0].append(Timing([ours(e, batch_size, run, extra) for e, run in ours_runs], steps))
-            results[1].append(Timing([hand(e, batch_size, run) for e, run in hand_runs], steps))
-    return results
+            for i, (name, command) in enumerate(commands.items()):
+                folders = [Path(tmp) / f"{pair}-{i}-{e}" for e in epochs]
+                timings[name].append(Timing([command(e, f) for e, f in zip(epochs, folders, strict=True)], steps))
+            shares.append(
+                json.loads((folders[1].parent / f"{pair}-1-{epochs[1]}" / "metrics.json").read_text())[
+                    "evaluation_share"
+                ]
+            )
+    return timings, shares
 
 
-def report(batch_size: int, epochs: list[int], ours_t: list[Timing], hand_t: list[Timing]) -> dict:
+def report(batch_size: int, epochs: list[int], timings: dict[str, list[Timing]], shares: list[float]) -> dict:
+    ours_t, eval_t, hand_t = (timings[name] for name in VARIANTS)
     ratios = [h.per_step / o.per_step for o, h in zip(ours_t, hand_t, strict=True)]
     table = Table("", "per step, ms (median, min-max)", "start-up, s (median)", title=(
         f"whole runs, digits, batch {batch_size}, {epochs[0]} and {epochs[1]} epochs, {len(ratios)} pairs, 1 thread"
     ))  # fmt: skip
-    for name, timings in (("ganforge-train", ours_t), ("hand-written loop", hand_t)):
-        per_step = [1e3 * t.per_step for t in timings]
+    for name in VARIANTS:
+        per_step = [1e3 * t.per_step for t in timings[name]]
         table.add_row(name, f"{statistics.median(per_step):.2f} ({min(per_step):.2f}-{max(per_step):.2f})",
-                      f"{statistics.median(t.startup for t in timings):.2f}")  # fmt: skip
+                      f"{statistics.median(t.startup for t in timings[name]):.2f}")  # fmt: skip
     Console(width=160).print(table)
-    print(f"per-step speed, hand-written / ours (1.0 = as fast): median {statistics.median(ratios):.3f}; pairs "
-          + " ".join(f"{r:.3f}" for r in ratios))  # fmt: skip
-    return {"batch_size": batch_size, "epochs": epochs, "ratios": ratios, "ours": [asdict(t) for t in ours_t],
-            "hand": [asdict(t) for t in hand_t]}  # fmt: skip
+    print(f"per-step speed, hand-written / ganforge-train (1.0 = as fast): median {statistics.median(ratios):.3f}; "
+          "pairs " + " ".join(f"{r:.3f}" for r in ratios))  # fmt: skip
+    added = [1e3 * (e.per_step - o.per_step) for o, e in zip(ours_t, eval_t, strict=True)]
+    print(f"evaluation adds {statistics.median(added):.2f} ms per step (median) and "
+          f"{statistics.median(e.startup - o.startup for o, e in zip(ours_t, eval_t, strict=True)):.2f} s at start-up; "
+          f"evaluation share printed by the {epochs[1]}-epoch runs: "
+          + " ".join(f"{100 * s:.1f}%" for s in shares))  # fmt: skip
+    return {"batch_size": batch_size, "epochs": epochs, "ratios": ratios, "evaluation_shares": shares,
+            **{name: [asdict(t) for t in timings[name]] for name in VARIANTS}}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ganforge-bench run", description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--epochs", type=int, nargs=2, default=[50, 250], help="the short and the long run")
     parser.add_argument("--batch-size", type=int, nargs="+", default=[128])
@@ -103,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     records = []
     for batch_size in args.batch_size:
-        ours_t, hand_t = measure(args.pairs, args.epochs, batch_size, list(args.overrides))
-        records.append(report(batch_size, args.epochs, ours_t, hand_t))
+        timings, shares = measure(args.pairs, args.epochs, batch_size, list(args.overrides))
+        records.append(report(batch_size, args.epochs, timings, shares))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(records, indent=2))
 

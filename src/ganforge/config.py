@@ -53,6 +53,10 @@ def _fraction(value: Any) -> bool:
     return _is_number(value) and 0 <= value < 1
 
 
+def _unit_interval(value: Any) -> bool:
+    return _is_number(value) and 0 < value <= 1
+
+
 def _non_empty_string(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
@@ -146,31 +150,51 @@ def _text(key: str, allowed: str, example: str) -> Rule:
 BOOLEAN_KEYS = (
     "ema.warmup",
     "optim.fused",
+    "optim.simultaneous",
+    "optim.generator.fused",
+    "optim.discriminator.fused",
     "speedups",
     "model.discriminator.spectral_norm",
     "model.discriminator.minibatch_std",
     "model.discriminator.batch_norm",
     "data.download",
     "data.skip_corrupt",
+    "data.class_subfolders",
     "trainer.deterministic",
     "trainer.detect_anomaly",
     "callbacks.periodic_checkpoint.at_end",
 )
+SEED_KEYS = ("seed", "data.shuffle_seed", "callbacks.sample_grid.seed")
 TEXT_KEYS = {
     "model.name": ("a non-empty name", "mlp"),
     "data.name": ("a non-empty name", "ring8"),
     "regularizer.name": ("a non-empty name", "r1"),
     "augment.name": ("a non-empty name", "diffaugment"),
     "paths.log_dir": ("a folder for run outputs", "outputs"),
+    "paths.data_dir": ("a folder for the dataset files", "data"),
+    "paths.cache_dir": ("a folder for cached evaluator networks", "~/.cache/ganforge"),
+    # keys that repeat another value (interpolations) but can still be set on their own
+    "trainer.default_root_dir": ("a folder", "outputs/run"),
+    "logger.tensorboard.save_dir": ("a folder", "outputs/run"),
+    "callbacks.evaluation.output_dir": ("a folder", "outputs/run"),
+    "callbacks.sample_grid.output_dir": ("a folder", "outputs/run"),
+    "callbacks.last_checkpoint.dirpath": ("a folder", "outputs/run/checkpoints"),
+    "callbacks.periodic_checkpoint.dirpath": ("a folder", "outputs/run/checkpoints"),
+    "metrics.cache_dir": ("a folder", "~/.cache/ganforge"),
     "data.path": ("a folder of images", "/data/my_images"),
     "data.root": ("a folder for the dataset files", "data"),
 }
 
 RULES: tuple[Rule, ...] = (
-    Rule("seed", "an integer in [0, 2^32)", "0", _seed, ("abc", "-1")),
+    *(Rule(key, "an integer in [0, 2^32)", "0", _seed, ("abc", "-1")) for key in SEED_KEYS),
     _positive("optim.lr_g", "2e-4", "-1"),
     _positive("optim.lr_d", "2e-4", "0"),
-    Rule("optim.betas", "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas, ("0.5", "[0.5,1.0]")),
+    _positive("optim.generator.lr", "2e-4", "-1"),
+    _positive("optim.discriminator.lr", "2e-4", "0"),
+    *(
+        Rule(key, "two numbers in [0, 1)", "[0.5,0.999]", _adam_betas, ("0.5", "[0.5,1.0]"))
+        for key in ("optim.betas", "optim.generator.betas", "optim.discriminator.betas")
+    ),
     _int("optim.d_steps", 1, "1"),
     _enum("trainer.precision", ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"), "bf16-mixed", "8-true"),
     Rule("ema.decay", "null (off) or a number in [0, 1)", "0.999", _optional(_fraction), ("abc", "1.5")),
@@ -204,7 +228,23 @@ RULES: tuple[Rule, ...] = (
     _int("data.centers.num_modes", 1, "8"),
     _positive("data.centers.radius", "1.0", "-1"),
     Rule("data.centers.values", "a list of numbers", "[-4,-2,0,2,4]", _list_of(_is_number), ("4", "[]")),
+    _int("model.generator.hidden_dim", 1, "400"),
+    _int("model.generator.num_layers", 1, "4"),
+    _positive("model.generator.bn_eps", "1e-4"),
+    Rule("model.generator.bn_momentum", "a number in (0, 1]", "0.05", _unit_interval, ("abc", "1.5")),
+    _int("model.discriminator.hidden_dim", 1, "200"),
+    _int("model.discriminator.num_layers", 1, "3"),
+    _int("model.discriminator.pieces", 1, "5"),
+    *(
+        Rule(key, "null (PyTorch's default) or a finite number > 0", "0.02", _optional(_positive_number), ("abc", "0"))
+        for key in ("model.generator.init_std", "model.discriminator.init_std")
+    ),
+    Rule("data.tuples", "null (plain samples) or an integer >= 1", "2", _optional(_int_at_least(1)), ("abc", "0")),
     _int("model.latent_dim", 1, "100"),
+    _int("model.generator.latent_dim", 1, "100"),
+    _non_negative("model.generator.negative_slope", "0.2"),
+    _non_negative("model.discriminator.negative_slope", "0.2"),
+    _int("callbacks.nonfinite_guard.check_every_n_steps", 1, "6"),
     _int("model.hidden_dim", 1, "128"),
     _int("model.num_layers", 1, "2"),
     _non_negative("model.negative_slope", "0.2"),
@@ -283,8 +323,9 @@ RULES: tuple[Rule, ...] = (
 _ABSENT = object()
 
 
-def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
-    """Raise ConfigError listing every rule the config breaks; keys a config does not have are skipped."""
+def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES, one_line: bool = False) -> None:
+    """Raise ConfigError listing every rule the config breaks; keys a config does not have are skipped.
+    ``one_line``: the problems in one line (ganforge-evaluate and ganforge-sample log one line per error)."""
     problems = []
     for rule in rules:
         parent, _, name = rule.key.rpartition(".")
@@ -302,6 +343,12 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
             problems.append(
                 f"{rule.key}={value!r} is invalid: it must be {rule.allowed} (for example {rule.key}={rule.example})."
             )
+    d_steps = OmegaConf.select(cfg, "optim.d_steps", default=1)
+    if OmegaConf.select(cfg, "optim.simultaneous", default=False) is True and _is_int(d_steps) and d_steps != 1:
+        problems.append(
+            f"optim.simultaneous=true makes one D and one G update per batch, but optim.d_steps={d_steps}; "
+            "set optim.d_steps=1, or optim.simultaneous=false to alternate."
+        )
     accelerator = OmegaConf.select(cfg, "trainer.accelerator", default=None)
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         problems.append(
@@ -309,7 +356,9 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
             "(or trainer.accelerator=auto)."
         )
     if problems:
-        raise ConfigError("Invalid configuration, nothing was run:\n  " + "\n  ".join(problems))
+        raise ConfigError(
+            " ".join(problems) if one_line else "Invalid configuration, nothing was run:\n  " + "\n  ".join(problems)
+        )
 
 
 def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tuple[int, ...], names: str) -> None:
@@ -328,7 +377,13 @@ def check_combinations(
     """Values that are valid alone but not together, read from what the built objects declare (checked once the
     networks exist, before any data is read)."""
     pack = getattr(discriminator, "pack", 1)
-    if datamodule.batch_size % pack:
+    if datamodule.tuples is not None and datamodule.tuples != pack:
+        raise ConfigError(
+            f"data.tuples={datamodule.tuples} but model.discriminator.pack={pack}: the real batches hold tuples of "
+            f"{datamodule.tuples} samples for a D that packs {pack}. Set data.tuples=${{model.discriminator.pack}} "
+            "(the PacGAN presets do), or data.tuples=null."
+        )
+    if datamodule.samples_per_batch % pack:
         raise ConfigError(
             f"data.batch_size={datamodule.batch_size} is not a multiple of model.discriminator.pack={pack}: D judges "
             f"groups of {pack} samples. Choose a batch size divisible by {pack}."

@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from lightning.pytorch.overrides.distributed import _sync_module_states
 from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 from torch.optim import Optimizer
@@ -31,12 +30,19 @@ class GradientAllReduceDDP(DDPStrategy):
     strategy_name = "ganforge_ddp"
 
     def configure_ddp(self) -> None:
-        _sync_module_states(self.model)  # identical starting weights and buffers on every rank
+        broadcast_state(self.model)  # identical starting weights and buffers on every rank
 
     def optimizer_step(self, optimizer: Optimizer, closure: Callable[[], Any], model: Any = None, **kwargs: Any) -> Any:
         params = [p for group in getattr(optimizer, "param_groups", []) for p in group["params"]]
         average_gradients(params, self.world_size)
         return super().optimizer_step(optimizer, closure, model, **kwargs)
+
+
+def broadcast_state(module: nn.Module) -> None:
+    """Every rank takes rank 0's parameters and buffers (one broadcast per tensor, at the start only)."""
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor, src=0)
 
 
 def average_gradients(params: list[nn.Parameter], world_size: int) -> None:

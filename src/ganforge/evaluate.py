@@ -1,6 +1,7 @@
 """``ganforge-evaluate ckpt=<run dir or checkpoint>``: measure a trained GAN, rebuilt from the run's saved config.
 
 ganforge-evaluate ckpt=outputs/2026-11-24/10-00-00-000000                      # its last.ckpt
+ganforge-evaluate ckpt=outputs/2026-11-24/10-00-00-000000 checkpoint=best      # its best generator
 ganforge-evaluate ckpt=outputs/.../checkpoints/best.ckpt metrics.num_samples=1000
 
 Results go to <run dir>/evaluations/<checkpoint>-<time>/metrics.json (never over an earlier evaluation) and are
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ganforge.callbacks.evaluation import random_discriminator
+from ganforge.config import validate
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.runs import load_datamodule, load_gan, locate, result_dir
 from ganforge.train import CONFIG_DIR
@@ -31,7 +33,10 @@ def checked_ckpt(cfg: DictConfig, command: str) -> tuple[Path, Path]:
     """(run dir, checkpoint) of ``cfg.ckpt``, or a GanforgeError naming the bad value and the fix."""
     if OmegaConf.is_missing(cfg, "ckpt") or cfg.ckpt in (None, ""):
         raise ConfigError(f"ckpt is required: {command} ckpt=outputs/<date>/<time> (a run directory) or a checkpoint.")
-    return locate(str(cfg.ckpt))
+    checkpoint = cfg.get("checkpoint") or "last"
+    if not isinstance(checkpoint, str):
+        raise ConfigError(f"checkpoint={checkpoint!r} is invalid: it must be last, best or a checkpoint file name.")
+    return locate(str(cfg.ckpt), checkpoint)
 
 
 def check_output_dir(cfg: DictConfig) -> None:
@@ -61,6 +66,7 @@ def output_folder(cfg: DictConfig, run_dir: Path, kind: str, checkpoint: Path) -
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Every metric of the checkpoint's sampler (EMA when the run used it), the floor and the linear probe."""
+    validate(cfg, one_line=True)  # the metrics settings, by ganforge-train's rules
     run_dir, checkpoint = checked_ckpt(cfg, "ganforge-evaluate")
     check_output_dir(cfg)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)

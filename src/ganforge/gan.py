@@ -30,6 +30,7 @@ class Regularizer(Protocol):
 class GAN(L.LightningModule):
     """Adversarial training with manual optimization: every batch is one D update (real batch vs. detached fakes);
     every ``d_steps``-th batch is also followed by one G update through the updated D, on that batch's fakes.
+    ``simultaneous``: both networks update together from the gradients of one forward pass (``d_steps=1``).
 
     Counters, kept by the module and checkpointed: ``discriminator_updates`` (= batches trained) and
     ``generator_updates``, the step axis of everything ganforge logs. Lightning's ``global_step`` counts optimizer
@@ -46,6 +47,7 @@ class GAN(L.LightningModule):
         regularizer: Regularizer | None = None,
         augment: Callable[[Tensor], Tensor] | None = None,
         d_steps: int = 1,
+        simultaneous: bool = False,
         ema_decay: float | None = None,
         ema_warmup: bool = True,
     ) -> None:
@@ -59,12 +61,23 @@ class GAN(L.LightningModule):
         self.regularizer = regularizer
         self.augment = augment
         self.d_steps = d_steps
+        if simultaneous and d_steps != 1:
+            raise ValueError(f"simultaneous updates make one D and one G update per batch; got d_steps={d_steps}")
+        self.simultaneous = simultaneous
+        # PacGAN: a packed D (pack=m) judges m independent samples at once; each comes from its own G batch.
+        self.pack = getattr(discriminator, "pack", 1)
         # A submodule, so its weights are in every checkpoint.
         self.generator_ema = averaged_generator(generator, ema_decay, ema_warmup) if ema_decay else None
         self.generator_updates = 0
         self.discriminator_updates = 0
         # The resolved run config, stored in every checkpoint so that a checkpoint describes itself.
         self.run_config: dict[str, Any] | None = None
+
+    @property
+    def step(self) -> int:
+        """The step axis of everything logged and of periodic work (checkpoints, sample grids, evaluation): G
+        updates."""
+        return self.generator_updates
 
     @property
     def latent_dim(self) -> int:
@@ -84,6 +97,15 @@ class GAN(L.LightningModule):
     def forward(self, z: Tensor) -> Tensor:
         return self.sampler(z)
 
+    def generate(self, z: Tensor) -> Tensor:
+        """G's samples for D: G(z), or for a D that packs m samples, m separate G batches of n/m interleaved so
+        that each pack holds one sample of every batch (PacGAN's m independent samples: a BatchNorm G couples
+        the samples of one batch)."""
+        if self.pack == 1:
+            return self.generator(z)
+        batches = [self.generator(part) for part in z.view(self.pack, -1, *z.shape[1:])]
+        return torch.stack(batches, dim=1).flatten(0, 1)
+
     def judge(self, samples: Tensor) -> Tensor:
         """D's outputs for samples, seen through the augmentation when one is configured."""
         return self.discriminator(samples if self.augment is None else self.augment(samples))
@@ -95,12 +117,19 @@ class GAN(L.LightningModule):
         """One D update on this batch and, every ``d_steps`` batches, one G update; returns the detached losses
         (read by the non-finite guard)."""
         opt_g, opt_d = self.optimizers()
-        update_g = (self.discriminator_updates + 1) % self.d_steps == 0
-        scalars, fake = self.discriminator_step(real, opt_d, keep_fake=update_g)
-        self.discriminator_updates += 1
-        losses = {"d_loss": scalars["d_loss"]()}
+        if self.simultaneous:
+            scalars, g_loss = self.simultaneous_step(real, opt_d, opt_g)
+            self.discriminator_updates += 1
+            losses = {"d_loss": scalars["d_loss"](), "g_loss": g_loss}
+            update_g = True
+        else:
+            update_g = (self.discriminator_updates + 1) % self.d_steps == 0
+            scalars, fake = self.discriminator_step(real, opt_d, keep_fake=update_g)
+            self.discriminator_updates += 1
+            losses = {"d_loss": scalars["d_loss"]()}
+            if update_g:
+                losses["g_loss"] = self.generator_step(fake, real, opt_g)
         if update_g:
-            losses["g_loss"] = self.generator_step(fake, real, opt_g)
             self.generator_updates += 1
             if self.generator_ema is not None:
                 self.generator_ema.update_parameters(self.generator)
@@ -119,9 +148,10 @@ class GAN(L.LightningModule):
         """
         numbers = dict(zip(values, torch.stack([v.float() for v in values.values()]).tolist(), strict=True))
         for logger in self.loggers:
-            logger.log_metrics(numbers | {"epoch": self.current_epoch}, step=self.generator_updates)
+            logger.log_metrics(numbers | {"epoch": self.current_epoch}, step=self.step)
         self.trainer.callback_metrics.update({name: torch.tensor(value) for name, value in numbers.items()})
-        self.trainer.progress_bar_metrics.update({name: numbers[name] for name in ("train/d_loss", "train/g_loss")})
+        shown = ("train/d_loss", "train/g_loss")
+        self.trainer.progress_bar_metrics.update({name: numbers[name] for name in shown if name in numbers})
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["ganforge_counters"] = {
@@ -147,17 +177,33 @@ class GAN(L.LightningModule):
         """
         z = self.sample_noise(len(real))
         if keep_fake:
-            fake_for_g = self.generator(z)
+            fake_for_g = self.generate(z)
             fake = fake_for_g.detach()
         else:
             with torch.no_grad():
-                fake = fake_for_g = self.generator(z)
+                fake = fake_for_g = self.generate(z)
+        real, real_logits, fake_logits = self.judge_both(real, fake)
+        loss, scalars = self.discriminator_loss(real, fake, real_logits, fake_logits)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        return scalars, fake_for_g
+
+    def judge_both(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(real, D(real), D(fake)); ``real`` requires grad when the regularizer reads its gradient.
+
+        Two forwards, not one over torch.cat([real, fake]): the copy cost more than it saved (ganforge-bench:
+        ours/reference 1.02 -> 1.07 at batch 1024 without it, no difference at 128), and it would mix real and
+        fake in BatchNorm and minibatch-std statistics.
+        """
         if self.regularizer is not None and self.regularizer.needs_real_grad:
             real = real.detach().requires_grad_(True)
-        # Two forwards, not one over torch.cat([real, fake]): the copy cost more than it saved (ganforge-bench:
-        # ours/reference 1.02 -> 1.07 at batch 1024 without it, no difference at 128), and it would mix real and
-        # fake in BatchNorm and minibatch-std statistics.
-        real_logits, fake_logits = self.judge(real), self.judge(fake)
+        return real, self.judge(real), self.judge(fake)
+
+    def discriminator_loss(
+        self, real: Tensor, fake: Tensor, real_logits: Tensor, fake_logits: Tensor
+    ) -> tuple[Tensor, dict[str, Callable[[], Tensor]]]:
+        """D's loss (the game's, plus the regularizer's penalty on steps it applies) and its scalars."""
         loss = self.loss.discriminator(real_logits, fake_logits)
         scalars = discriminator_scalars(loss, real_logits, fake_logits)
         if self.regularizer is not None:
@@ -165,10 +211,25 @@ class GAN(L.LightningModule):
             if penalty is not None:
                 loss = loss + penalty
                 scalars[self.regularizer.name] = penalty.detach
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
-        return scalars, fake_for_g
+        return loss, scalars
+
+    def simultaneous_step(
+        self, real: Tensor, opt_d: Optimizer, opt_g: Optimizer
+    ) -> tuple[dict[str, Callable[[], Tensor]], Tensor]:
+        """Simultaneous gradient descent: D's and G's gradients both come from one forward pass (one G batch, one
+        D pass over real and fake) and both networks step together, as in PacGAN's and ALI's code. Each backward
+        reaches only its own network's parameters (``inputs=``), so neither computes the other's gradients."""
+        fake = self.generate(self.sample_noise(len(real)))
+        real, real_logits, fake_logits = self.judge_both(real, fake)
+        d_loss, scalars = self.discriminator_loss(real, fake, real_logits, fake_logits)
+        g_loss = self.loss.generator(fake_logits, real_logits.detach() if self.loss.generator_reads_real else None)
+        opt_d.zero_grad(set_to_none=True)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(d_loss, inputs=list(self.discriminator.parameters()), retain_graph=True)
+        self.manual_backward(g_loss, inputs=list(self.generator.parameters()))
+        opt_d.step()
+        opt_g.step()
+        return scalars, g_loss.detach()
 
     def generator_step(self, fake: Tensor, real: Tensor, optimizer: Optimizer) -> Tensor:
         """One G update on ``fake`` (still attached to G's graph); D's parameters are frozen during it, so no

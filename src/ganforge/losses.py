@@ -138,3 +138,18 @@ def relativistic() -> GANLoss:
 def rpgan() -> GANLoss:
     """Relativistic pairing GAN, RpGAN (Jolicoeur-Martineau 2018), the loss of R3GAN (Huang et al. 2024)."""
     return GANLoss(d_relativistic_pairing_loss, g_relativistic_pairing_loss, generator_reads_real=True)
+
+
+# --- the semi-supervised GAN (Salimans et al. 2016): D is a K-class classifier ----------------------------------
+
+
+def real_fake_logit(class_logits: Tensor) -> Tensor:
+    """The real/fake logit of a K-class D whose fake class has the fixed logit 0: log Z with Z = sum_k exp(l_k),
+    so that D(x) = sigmoid(log Z) = Z / (Z + 1) (Salimans et al. 2016, section 5)."""
+    return class_logits.logsumexp(dim=1)
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """G's feature-matching loss: the mean squared difference of the batch means of D's features on real and
+    generated samples, ||E f(x) - E f(G(z))||^2 / d (Salimans et al. 2016, section 3.1)."""
+    return (real_features.mean(dim=0) - fake_features.mean(dim=0)).square().mean()

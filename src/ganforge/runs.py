@@ -5,7 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ganforge.checkpoints import LAST, CheckpointError, check_compatible, read_checkpoint
+from ganforge.checkpoints import BEST, LAST, CheckpointError, check_compatible, read_checkpoint
 from ganforge.errors import DataError
 from ganforge.gan import GAN
 
@@ -42,9 +42,10 @@ def run_config(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> DictC
     raise DataError(f"{run_dir} is not a ganforge run directory: {path} is missing.")
 
 
-def locate(ckpt: str | Path) -> tuple[Path, Path]:
-    """(run dir, checkpoint file) for ``ckpt``: a run dir (its last.ckpt) or a checkpoint inside one; both checked
-    to exist, so a bad ``ckpt`` is one message naming it and the fix."""
+def locate(ckpt: str | Path, checkpoint: str = "last") -> tuple[Path, Path]:
+    """(run dir, checkpoint file) for ``ckpt``: a run dir (its ``checkpoint``: last, best, or a file name in its
+    checkpoints/) or a checkpoint inside one; both checked to exist, so a bad ``ckpt`` is one message naming it and
+    the fix."""
     path = Path(ckpt).expanduser()
     example = "e.g. ckpt=outputs/<date>/<time> or ckpt=outputs/<date>/<time>/checkpoints/best.ckpt"
     if path.is_dir():
@@ -53,7 +54,14 @@ def locate(ckpt: str | Path) -> tuple[Path, Path]:
                 f"ckpt={ckpt} is not a ganforge run directory: it has no checkpoints/{LAST}; give a run directory "
                 f"that ganforge-train wrote, or a checkpoint file in one ({example})."
             )
-        return path, path / "checkpoints" / LAST
+        name = {"last": LAST, "best": BEST}.get(checkpoint, checkpoint)
+        if not (path / "checkpoints" / name).is_file():
+            have = ", ".join(sorted(p.name for p in (path / "checkpoints").glob("*.ckpt")))
+            raise DataError(
+                f"checkpoint={checkpoint}: {path / 'checkpoints'} has no {name} (it has: {have}); give "
+                "checkpoint=last, checkpoint=best (a run with evaluation keeps one) or one of those file names."
+            )
+        return path, path / "checkpoints" / name
     if path.parent.name != "checkpoints" or not path.parent.is_dir():
         reason = "does not exist" if not path.exists() else "is neither a run directory nor a checkpoint in one"
         raise DataError(f"ckpt={ckpt} {reason}; give a run directory or a checkpoint in one ({example}).")

@@ -15,14 +15,14 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 # The groups whose values define a run's GAN and data; the top-level keys outside groups that do too.
-DEFINING_GROUPS = ("model", "loss", "regularizer", "augment", "optim", "data", "ema")
+DEFINING_GROUPS = ("model", "loss", "regularizer", "augment", "optim", "data", "ema", "ssl")
 DEFINING_KEYS = ("seed", "speedups")
 # Of the trainer's settings, those that change what is trained (the rest say how it is run or logged).
 TRAINER_KEYS = ("max_epochs", "max_steps", "precision", "accelerator", "devices", "num_nodes")
 # Keys that are not hyperparameters even inside a defining group: where files are, how samples are drawn.
 PLUMBING = frozenset({"name", "root", "path", "download", "num_workers", "metrics", "preview", "cache_limit_mb"})
 # Hydra's record of the chosen options, of the groups a person picks.
-CHOICE_GROUPS = (*DEFINING_GROUPS[:-1], "trainer", "metrics", "experiment", "hparams_search")
+CHOICE_GROUPS = (*(g for g in DEFINING_GROUPS if g != "ema"), "trainer", "metrics", "experiment", "hparams_search")
 
 
 def hyperparameters(cfg: DictConfig, choices: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -21,13 +21,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganforge.callbacks import EvaluationCallback, Interrupted
+from ganforge.callbacks import ClassifierEvaluation, EvaluationCallback, Interrupted
 from ganforge.checkpoints import LAST, AtomicCheckpointIO, CheckpointError, check_compatible, read_checkpoint
 from ganforge.config import check_combinations, check_shapes, validate
 from ganforge.data import GANDataModule
+from ganforge.data.semisupervised import SemiSupervisedData
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.gan import GAN
 from ganforge.perf import speed_up
+from ganforge.semisupervised import SemiSupervisedGAN
 from ganforge.tracking import hyperparameters, log_hyperparameters
 
 log = logging.getLogger(__name__)
@@ -55,9 +57,12 @@ def build_networks(cfg: DictConfig, datamodule: GANDataModule) -> tuple[nn.Modul
     from_data = {"out_shape": datamodule.shape}
     if "output_activation" in cfg.model.generator and cfg.model.generator.output_activation is None:
         from_data["output_activation"] = datamodule.output_activation
+    for_d: dict[str, Any] = {"in_shape": datamodule.shape}
+    if "num_classes" in cfg.model.discriminator and cfg.model.discriminator.num_classes is None:
+        for_d["num_classes"] = datamodule.num_classes  # a classifier D (the semi-supervised GAN's)
     try:
         generator = instantiate(cfg.model.generator, **from_data)
-        discriminator = instantiate(cfg.model.discriminator, in_shape=datamodule.shape)
+        discriminator = instantiate(cfg.model.discriminator, **for_d)
     except InstantiationException as error:
         cause = error.__cause__ if isinstance(error.__cause__, ValueError) else None
         if cause is None:
@@ -88,12 +93,25 @@ def instantiate_each(cfg: DictConfig, group: str) -> list[Any]:
 
 def build_gan(cfg: DictConfig, datamodule: GANDataModule, speedups: bool | None = None) -> GAN:
     """The GAN module (networks, loss, optimizers, regularizer, augmentation, EMA) for a composed config and its
-    data; ``speedups`` (default: the config's) swaps in perf.py's faster equivalents."""
+    data, or with ``ssl`` set the semi-supervised GAN; ``speedups`` (default: the config's) swaps in perf.py's faster
+    equivalents."""
     generator, discriminator = build_networks(cfg, datamodule)
     loss, regularizer, augment = instantiate(cfg.loss), optional(cfg.get("regularizer")), optional(cfg.get("augment"))
     check_combinations(cfg, datamodule, discriminator, loss, regularizer, augment)
     if cfg.get("speedups", True) if speedups is None else speedups:
         speed_up(generator, discriminator)
+    if cfg.get("ssl"):
+        return SemiSupervisedGAN(
+            generator=generator if cfg.ssl.generator else None,
+            discriminator=discriminator,
+            optimizer_g=instantiate(cfg.optim.generator),
+            optimizer_d=instantiate(cfg.optim.discriminator),
+            unsupervised_weight=cfg.ssl.unsupervised_weight,
+            classifier_ema_decay=cfg.ssl.classifier_ema,
+            augment=augment,
+            ema_decay=cfg.ema.decay,
+            ema_warmup=cfg.ema.warmup,
+        )
     return GAN(
         generator=generator,
         discriminator=discriminator,
@@ -103,6 +121,7 @@ def build_gan(cfg: DictConfig, datamodule: GANDataModule, speedups: bool | None 
         regularizer=regularizer,
         augment=augment,
         d_steps=cfg.optim.d_steps,
+        simultaneous=cfg.optim.simultaneous,
         ema_decay=cfg.ema.decay,
         ema_warmup=cfg.ema.warmup,
     )
@@ -111,6 +130,10 @@ def build_gan(cfg: DictConfig, datamodule: GANDataModule, speedups: bool | None 
 def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[GAN, GANDataModule, L.Trainer]:
     """Instantiate data, networks, module, callbacks, loggers and trainer from a composed config."""
     datamodule = instantiate(cfg.data)
+    if cfg.get("ssl"):  # the semi-supervised GAN: the data's images, a few of its labels, its test split
+        ssl = cfg.ssl
+        datamodule = SemiSupervisedData(datamodule, ssl.labels_per_class, ssl.draw, ssl.labeled_batch_size,
+                                        cfg.paths.output_dir, ssl.validation_size)  # fmt: skip
     gan = build_gan(cfg, datamodule)
     callbacks = [*instantiate_each(cfg, "callbacks"), *extra_callbacks]
     loggers = instantiate_each(cfg, "logger")
@@ -173,12 +196,16 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     if ckpt_path is not None:
         check_compatible(read_checkpoint(ckpt_path), gan, ckpt_path)  # fail now, not after data loading
     evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
+    classifier = next((c for c in trainer.callbacks if isinstance(c, ClassifierEvaluation)), None)
     compared = list(cfg.compare_metrics)
     if evaluation is not None:
         evaluation.prepare(datamodule)  # reads the data now: bad data fails before training
         if evaluation.active:
             evaluation.monitored()  # a monitor the data does not report fails now, not at the first evaluation
         compared += list(evaluation.directions())
+    if classifier is not None:
+        datamodule.setup("fit")  # the labeled subset is drawn (and a bad one refused) before training
+        compared += list(classifier.directions(datamodule))
     log_hyperparameters(trainer.loggers, hyperparameters(cfg), compared)
     log.info("Run directory: %s", cfg.paths.output_dir)
     if trainer.world_size > 1:
@@ -189,10 +216,15 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     with warnings.catch_warnings():
         # prepare_run_dir refused a dir holding another run; a resumed run writes to its own dir on purpose.
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        # ganforge writes its scalars on its own step axis (GAN.write_scalars); Lightning's check of its logging
+        # interval against the epoch's length does not apply.
+        warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval")
         # weights_only: a checkpoint is data; never run code a file carries.
         trainer.fit(gan, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    return metrics | (evaluation.results if evaluation is not None else {})
+    for callback in (evaluation, classifier):
+        metrics |= callback.results if callback is not None else {}
+    return metrics
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")

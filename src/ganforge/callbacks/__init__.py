@@ -1,12 +1,14 @@
 """Lightning callbacks: what a run shows and saves besides the training step itself."""
 
 from ganforge.callbacks.checkpoints import PeriodicCheckpoint
+from ganforge.callbacks.classifier import ClassifierEvaluation
 from ganforge.callbacks.evaluation import EvaluationCallback
 from ganforge.callbacks.rng import RNGState
 from ganforge.callbacks.safety import GracefulStop, Interrupted, NonFiniteGuard, NonFiniteLossError
 from ganforge.callbacks.samples import SampleGrid
 
 __all__ = [
+    "ClassifierEvaluation",
     "EvaluationCallback",
     "GracefulStop",
     "Interrupted",

@@ -30,7 +30,7 @@ class PeriodicCheckpoint(L.Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        step = pl_module.generator_updates
+        step = pl_module.step
         # After an epoch's last batch, wait for the epoch's end: Lightning resumes a checkpoint taken there as
         # "epoch done" (a checkpoint of the last batch would make it replay the epoch).
         last_batch = batch_idx + 1 >= trainer.num_training_batches
@@ -44,13 +44,13 @@ class PeriodicCheckpoint(L.Callback):
             self.pending = False
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.at_end and pl_module.generator_updates != self.saved_step:
+        if self.at_end and pl_module.step != self.saved_step:
             self.save(trainer, pl_module)
 
     def save(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for guard in (c for c in trainer.callbacks if isinstance(c, NonFiniteGuard)):
             guard.check(trainer, pl_module)  # raises rather than let a checkpoint hold non-finite weights
-        self.saved_step = pl_module.generator_updates
+        self.saved_step = pl_module.step
         path = self.dirpath / self.filename.format(step=self.saved_step)
         trainer.save_checkpoint(path, weights_only=False)  # the full training state
         if "{" in self.filename:

@@ -15,7 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
-from ganforge.checkpoints import BEST
+from ganforge.checkpoints import BEST, read_checkpoint
 from ganforge.errors import ConfigError
 from ganforge.metrics.registry import better
 from ganforge.metrics.suite import Evaluation
@@ -117,13 +117,22 @@ class EvaluationCallback(L.Callback):
 
     def keep_best(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Write ``best.ckpt`` and keep the sampler's weights (for samples.png)."""
-        self.best_step = pl_module.generator_updates
+        self.best_step = pl_module.step
         self.best_sampler = {k: v.detach().clone() for k, v in pl_module.sampler.state_dict().items()}
         trainer.save_checkpoint(self.best_path, weights_only=False)  # the full training state
         log.info("best generator so far (%s): step %d, %s", self.monitored(), self.best_step, self.best_path)
 
+    def best_sampler_weights(self, pl_module: L.LightningModule) -> dict[str, Tensor] | None:
+        """The best generator's weights: kept in memory since it was measured, else (a resumed run whose best
+        came before the resume) read back from ``best.ckpt``; None when there is no best."""
+        if self.best_sampler is not None or self.best_step < 0 or not self.best_path.is_file():
+            return self.best_sampler
+        prefix = "generator." if pl_module.sampler is pl_module.generator else "generator_ema.module."
+        state = read_checkpoint(self.best_path)["state_dict"]
+        return {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        step = pl_module.generator_updates
+        step = pl_module.step
         if step == self.latest_step:
             return self.latest
         start = time.perf_counter()
@@ -143,7 +152,7 @@ class EvaluationCallback(L.Callback):
         return values
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        step = pl_module.generator_updates
+        step = pl_module.step
         if self.active and step > 0 and step % self.every_n_steps == 0:
             self.evaluate(trainer, pl_module)  # once per step: evaluate() skips a step it has measured
 
@@ -158,7 +167,7 @@ class EvaluationCallback(L.Callback):
         if probe:
             self.probe_seconds = time.perf_counter() - start
             log.info("linear probe: %.1f s", self.probe_seconds)
-            log_scalars(trainer, probe, pl_module.generator_updates)
+            log_scalars(trainer, probe, pl_module.step)
         self.results = {**final, **self.best, **self.floor, **probe}
         self.write(trainer)
 
@@ -173,7 +182,7 @@ class EvaluationCallback(L.Callback):
             self.probe_seconds,
         )  # fmt: skip
         report = {
-            "step": trainer.lightning_module.generator_updates,
+            "step": trainer.lightning_module.step,
             "best_step": self.best_step,  # the step of checkpoints/best.ckpt (and of samples.png)
             "monitor": self.monitored(),
             "epoch": trainer.current_epoch,

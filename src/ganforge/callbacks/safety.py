@@ -58,7 +58,7 @@ class NonFiniteGuard(L.Callback):
         else:
             nan = d_loss.new_tensor(float("nan"))
             self.record_on_device(step, torch.stack([d_loss, nan if g_loss is None else g_loss]).float())
-            if pl_module.generator_updates % self.check_every_n_steps == 0:
+            if pl_module.step % self.check_every_n_steps == 0:
                 self.check(trainer, pl_module)
 
     def record_on_host(self, step: int, outputs: dict[str, Tensor]) -> None:

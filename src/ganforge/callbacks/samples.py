@@ -79,7 +79,7 @@ class SampleGrid(L.Callback):
 
     @rank_zero_only
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        step = pl_module.generator_updates
+        step = pl_module.step
         if step == 0 or step % self.every_n_steps or step == self.logged_step:
             return
         self.logged_step = step
@@ -91,6 +91,7 @@ class SampleGrid(L.Callback):
     @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """``samples.png``: the best generator's samples when evaluation kept one, else the last generator's."""
-        best = next((c.best_sampler for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
+        evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
+        best = None if evaluation is None else evaluation.best_sampler_weights(pl_module)
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         save_image(self.render(pl_module, best), self.output_path)

@@ -111,6 +111,8 @@ class GANDataModule(L.LightningDataModule, ABC):
     name = "data"
     kind = "images"
     has_labels = False  # whether `labels` can serve evaluation
+    tuples: int | None = None  # PacGAN's m-tuples of samples per D input (toy.TupleSamples); None: plain samples
+    num_classes: int | None = None  # classes of `labels`, known without reading the data (None: no labels)
 
     def __init__(
         self,
@@ -132,6 +134,11 @@ class GANDataModule(L.LightningDataModule, ABC):
         self.preview = preview
         self.train_set: Dataset | None = None
         self.heldout_set: Dataset | None = None
+
+    @property
+    def samples_per_batch(self) -> int:
+        """Samples in one training batch: ``batch_size``, or ``batch_size`` tuples of ``tuples`` samples."""
+        return self.batch_size * (self.tuples or 1)
 
     @property
     def output_activation(self) -> str:
@@ -157,8 +164,8 @@ class GANDataModule(L.LightningDataModule, ABC):
         For evaluation only (the evaluator network and the linear probe); training never calls this.
         """
         raise DataError(
-            f"{self.name} has no class labels, which the evaluator network and the linear probe need; use "
-            "metrics.features=inception with a local metrics.weights_path, or switch evaluation off (metrics=none)."
+            f"{self.name} has no class labels, which the evaluator network and the linear probe need; measure it "
+            "with metrics.features=labelfree (or inception), or switch evaluation off (callbacks.evaluation=null)."
         )
 
     def setup(self, stage: str | None = None) -> None:

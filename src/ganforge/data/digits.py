@@ -20,6 +20,7 @@ class DigitsDataModule(GANDataModule):
 
     name = "digits"
     has_labels = True
+    num_classes = 10
 
     def __init__(self, image_size: int = 28, **kwargs) -> None:
         super().__init__(**kwargs)

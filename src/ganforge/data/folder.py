@@ -94,6 +94,10 @@ class FolderDataModule(GANDataModule):
     Folders whose decoded pixels fit in ``cache_limit_mb`` are decoded once and held in memory; larger ones
     are decoded on the fly by DataLoader workers (``data.num_workers``). The log says which. A seeded
     ``holdout_fraction`` of the files is held out for evaluation.
+
+    ``class_subfolders=true``: the folder is in ImageFolder's layout, one sub-folder per class (``path/cat/*.jpg``,
+    ``path/dog/*.jpg``); the sub-folder of each image is its label, for evaluation (the evaluator network, the
+    linear probe) and for the semi-supervised GAN's labeled subset. The GAN itself never sees it.
     """
 
     name = "folder"
@@ -105,6 +109,7 @@ class FolderDataModule(GANDataModule):
         channels: int = 3,
         skip_corrupt: bool = False,
         cache_limit_mb: float = 2048,
+        class_subfolders: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,7 +118,43 @@ class FolderDataModule(GANDataModule):
         self.channels = channels
         self.skip_corrupt = skip_corrupt
         self.cache_limit_mb = cache_limit_mb
+        self.class_subfolders = class_subfolders
         self.skipped: list[Path] = []
+        self.files: list[Path] = []  # the readable images, in the order the splits are taken from
+
+    @property
+    def has_labels(self) -> bool:  # type: ignore[override]
+        return self.class_subfolders
+
+    @property
+    def classes(self) -> list[str]:
+        """The class sub-folders' names, sorted (label k is the k-th); listing them reads no image."""
+        if not self.class_subfolders:
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.is_dir()) if self.path.is_dir() else []
+
+    @property
+    def num_classes(self) -> int | None:  # type: ignore[override]
+        return len(self.classes) if self.class_subfolders else None
+
+    def labels(self) -> tuple[Tensor, Tensor]:
+        """The class sub-folder of every training and held-out image (``class_subfolders=true`` only)."""
+        if not self.class_subfolders:
+            return super().labels()
+        self.setup()
+        index = {name: k for k, name in enumerate(self.classes)}
+        labels = []
+        for file in self.files:
+            parts = file.relative_to(self.path).parts
+            if len(parts) < 2 or parts[0] not in index:
+                raise DataError(
+                    f"data.class_subfolders=true, but {file} is not inside a class sub-folder of data.path={self.path}"
+                    "; move it into one, or set data.class_subfolders=false."
+                )
+            labels.append(index[parts[0]])
+        train, heldout = heldout_split(len(labels), self.holdout_fraction, self.split_seed)
+        every = torch.tensor(labels, dtype=torch.int64)
+        return every[train], every[heldout]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -124,7 +165,7 @@ class FolderDataModule(GANDataModule):
         decoded_mb = len(files) * self.channels * self.image_size**2 / 2**20
         if decoded_mb <= self.cache_limit_mb:
             log.info("folder %s: %d image files, %.1f MB decoded: cached in memory", self.path, len(files), decoded_mb)
-            files, images = self._decode_all(files)
+            self.files, images = self._decode_all(files)
             train, heldout = split_off(images, self.holdout_fraction, self.split_seed)
             return TensorSamples(train), TensorSamples(heldout)
         log.info(
@@ -133,6 +174,7 @@ class FolderDataModule(GANDataModule):
             self.path, len(files), decoded_mb, self.cache_limit_mb, self.num_workers,
         )  # fmt: skip
         files, _ = self._decode_all(files, keep=False)  # find unreadable files now, not hours into training
+        self.files = files
         train_index, heldout_index = heldout_split(len(files), self.holdout_fraction, self.split_seed)
         train = [files[i] for i in train_index]
         heldout = [files[i] for i in heldout_index]

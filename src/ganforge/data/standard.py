@@ -34,6 +34,7 @@ class StandardDataModule(GANDataModule):
 
     torchvision_class: type[datasets.VisionDataset]
     has_labels = True
+    num_classes = 10  # MNIST's digits, Fashion-MNIST's garments, CIFAR-10's classes
 
     def __init__(self, root: str, download: bool = True, image_size: int = 28, channels: int = 1, **kwargs: Any):
         super().__init__(**kwargs)

@@ -27,18 +27,52 @@ def grid_centers(values: Sequence[float] = (-4, -2, 0, 2, 4)) -> Tensor:
     return torch.cartesian_prod(axis, axis)
 
 
+class TupleSamples(TensorSamples):
+    """A fixed pool of samples (N, *shape) served as N m-tuples: column j of the tuples is an independent
+    resample, with replacement, of the pool (PacGAN's real m-tuples; fixed for the run, reshuffled each epoch).
+
+    A batch of B tuple indices is (B * m, *shape): the m samples of each tuple side by side, as a packed D reads
+    them. ``samples`` stays the pool itself (what evaluation compares with).
+    """
+
+    def __init__(self, pool: Tensor, tuple_size: int, generator: torch.Generator) -> None:
+        super().__init__(pool)
+        self.tuple_size = tuple_size
+        self.members = torch.randint(len(pool), (len(pool), tuple_size), generator=generator)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.samples[self.members[index]]
+
+    def __getitems__(self, indices: Sequence[int] | Tensor) -> Tensor:
+        rows = torch.index_select(self.members, 0, torch.as_tensor(indices)).flatten()
+        return torch.index_select(self.samples, 0, rows)
+
+
 class GaussianMixtureDataModule(GANDataModule):
     """Samples (N, 2) from an equal-weight mixture of isotropic Gaussians; ``centers`` and ``std`` are public.
 
     The training set is ``num_samples`` fixed draws; the held-out set is independent draws of the same
     mixture (``holdout_fraction`` x num_samples) from another seed.
+
+    ``tuples=m`` serves the training set as PacGAN does: ``num_samples`` m-tuples, each column an independent
+    resample of the fixed draws (``TupleSamples``), and a batch is ``batch_size`` tuples (``batch_size * m``
+    samples) for a D that packs ``m``. ``tuples=null`` serves the draws themselves, ``batch_size`` at a time.
     """
 
     kind = "points"
     has_labels = True
 
-    def __init__(self, centers: Tensor, std: float, num_samples: int = 100_000, name: str = "mixture", **kwargs: Any):
+    def __init__(
+        self,
+        centers: Tensor,
+        std: float,
+        num_samples: int = 100_000,
+        name: str = "mixture",
+        tuples: int | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
+        self.tuples = tuples
         self.centers = torch.as_tensor(centers, dtype=torch.float32)
         if self.centers.ndim != 2 or self.centers.shape[1] != 2:
             raise ValueError(f"centers must have shape (K, 2), got {tuple(self.centers.shape)}")
@@ -49,6 +83,10 @@ class GaussianMixtureDataModule(GANDataModule):
     @property
     def shape(self) -> tuple[int, ...]:
         return (2,)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.centers)  # the labels are the modes the samples were drawn from
 
     def modes(self) -> tuple[Tensor, float]:
         return self.centers, self.std
@@ -66,7 +104,10 @@ class GaussianMixtureDataModule(GANDataModule):
 
     def build_splits(self) -> tuple[Dataset, Dataset]:
         (train, _), (heldout, _) = self._draws()
-        return TensorSamples(train), TensorSamples(heldout)
+        if self.tuples is None:
+            return TensorSamples(train), TensorSamples(heldout)
+        resamples = torch.Generator().manual_seed(self.split_seed + 2)
+        return TupleSamples(train, self.tuples, resamples), TensorSamples(heldout)
 
     def labels(self) -> tuple[Tensor, Tensor]:
         """The mode each sample was drawn from."""

@@ -40,6 +40,35 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, y.expand(-1, 1, *x.shape[2:])], dim=1)
 
 
+class Maxout(nn.Module):
+    """(N, in_features) -> (N, out_features): a Linear to ``pieces * out_features`` units, then for each output the
+    max over its ``pieces`` units (Goodfellow et al. 2013; Blocks' ``LinearMaxout``).
+
+    Output o takes the max of units o, o + out_features, o + 2 out_features, ...: the same layer as Blocks' max over
+    consecutive units with the rows of the weight matrix in another order (same function class, same i.i.d.
+    initialisation), and a max over a strided axis vectorises where one over 5 adjacent values does not.
+    """
+
+    def __init__(self, in_features: int, out_features: int, pieces: int) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(in_features, pieces * out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x).view(x.shape[0], self.pieces, -1).amax(dim=1)
+
+
+def normal_init(module: nn.Module, std: float) -> nn.Module:
+    """Every Linear and Conv weight ~ N(0, std^2) and its bias 0 (DCGAN's and PacGAN's initialisation), in place;
+    normalisation layers keep scale 1 and shift 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(layer.weight, 0.0, std)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+    return module
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral normalisation (Miyato et al. 2018) of every Linear and Conv layer, in place."""
     for name, child in module.named_children():

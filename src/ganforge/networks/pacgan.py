@@ -1,0 +1,82 @@
+"""The networks of PacGAN's 2-D mixture experiments (Lin et al. 2018), as its public code builds them
+(github fjxmlzn/PacGAN, ``synthetic_data_experiments``, after ALI's Blocks bricks).
+
+- G: z (2-D) -> 4 x [Linear without bias -> BatchNorm -> ReLU] of 400 units -> Linear -> a linear output.
+- D: 3 maxout layers of 200 units with 5 pieces each -> Linear -> one logit; no BatchNorm, no dropout. Its input is
+  a pack of m samples side by side (``pack``, from the shared ``Discriminator``).
+- Every Linear weight ~ N(0, 0.02^2), every bias 0; BatchNorm's scale 1 and shift 0 (Blocks' defaults).
+"""
+
+import itertools
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from ganforge.networks.layers import Discriminator, Maxout, normal_init
+
+
+class BatchNormMLPGenerator(nn.Module):
+    """z (N, latent_dim) ~ N(0, I) -> samples (N, *out_shape), unbounded (a linear output layer).
+
+    Hidden layers are Linear without bias (BatchNorm's shift replaces it), BatchNorm with Blocks' ``eps`` (1e-4)
+    and running averages updated as ``0.95 running + 0.05 batch`` (``momentum`` 0.05), then ReLU.
+    """
+
+    def __init__(
+        self,
+        out_shape: Sequence[int],
+        latent_dim: int = 2,
+        hidden_dim: int = 400,
+        num_layers: int = 4,
+        bn_eps: float = 1e-4,
+        bn_momentum: float = 0.05,
+        init_std: float | None = 0.02,
+    ) -> None:
+        super().__init__()
+        if min(latent_dim, hidden_dim, num_layers) < 1:
+            raise ValueError(f"latent_dim, hidden_dim and num_layers must be >= 1, got {latent_dim}, {hidden_dim}, "
+                             f"{num_layers}")  # fmt: skip
+        self.latent_dim = latent_dim
+        self.out_shape = tuple(int(s) for s in out_shape)
+        layers: list[nn.Module] = []
+        for i in range(num_layers):
+            layers += [
+                nn.Linear(latent_dim if i == 0 else hidden_dim, hidden_dim, bias=False),
+                nn.BatchNorm1d(hidden_dim, eps=bn_eps, momentum=bn_momentum),
+                nn.ReLU(),
+            ]
+        self.net = nn.Sequential(*layers, nn.Linear(hidden_dim, math.prod(self.out_shape)))
+        if init_std is not None:
+            normal_init(self, init_std)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class MaxoutDiscriminator(Discriminator):
+    """samples (N, *in_shape) -> logits (N/pack, 1): ``num_layers`` maxout layers of ``hidden_dim`` units with
+    ``pieces`` pieces each (Goodfellow et al. 2013), then a linear logit."""
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        hidden_dim: int = 200,
+        num_layers: int = 3,
+        pieces: int = 5,
+        init_std: float | None = 0.02,
+        spectral_norm: bool = False,
+        pack: int = 1,
+        minibatch_std: bool = False,
+    ) -> None:
+        super().__init__(in_shape, pack=pack, minibatch_std=minibatch_std)
+        if min(hidden_dim, num_layers, pieces) < 1:
+            raise ValueError(f"hidden_dim, num_layers and pieces must be >= 1, got {hidden_dim}, {num_layers}, "
+                             f"{pieces}")  # fmt: skip
+        widths = [math.prod(self.in_shape) * pack] + [hidden_dim] * num_layers
+        layers = [Maxout(a, b, pieces) for a, b in itertools.pairwise(widths)]
+        self.features = nn.Sequential(nn.Flatten(), *layers)
+        self.head = nn.Linear(hidden_dim + self.extra_channels, 1)
+        if init_std is not None:
+            normal_init(self, init_std)
+        self.finish(spectral_norm)
