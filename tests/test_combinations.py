@@ -103,11 +103,20 @@ EXPERIMENTS = [p.stem for p in sorted((CONFIG_DIR / "experiment").glob("*.yaml")
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_preset_runs_a_batch(tmp_path: Path, experiment: str) -> None:
     write_mnist(tmp_path / "datasets")
+    write_mnist(tmp_path / "datasets", folder="FashionMNIST")
     write_cifar10(tmp_path / "datasets")
+    extra = []
+    if experiment.startswith("ssl_"):  # a labeled subset the tiny files can give
+        extra = ["ssl.labels_per_class=1", "ssl.labeled_batch_size=4"]
+    if experiment == "ssl_folder":
+        from tests.test_semisupervised import write_class_folder
+
+        write_class_folder(tmp_path / "images")
+        extra.append(f"data.path={tmp_path / 'images'}")
     cfg = compose_config(
         tmp_path / "run", f"experiment={experiment}", f"paths.data_dir={tmp_path / 'datasets'}",
         "data.batch_size=4", "trainer.max_epochs=1", "trainer.max_steps=-1", "trainer.log_every_n_steps=1",
-        "callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL,
+        "callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL, *extra,
     )  # fmt: skip
     cfg.trainer.limit_train_batches = cfg.optim.d_steps  # one D update per batch, then the G update
     _, trainer, _ = fit(cfg)

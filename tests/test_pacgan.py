@@ -58,7 +58,7 @@ def test_batchnorm_generator_is_bias_free_with_blocks_batchnorm_and_a_linear_out
     assert [(x.in_features, x.out_features) for x in linears] == [(2, 400)] + [(400, 400)] * 3 + [(400, 2)]
     assert [x.bias is None for x in linears] == [True] * 4 + [False]
     assert [(n.eps, n.momentum, n.num_features) for n in norms] == [(1e-4, 0.05, 400)] * 4
-    assert isinstance(g.net[-1], nn.Linear)  # nothing after the last Linear: unbounded samples
+    assert isinstance(g.net[-2], nn.Linear) and isinstance(g.net[-1], nn.Identity)  # a linear output: unbounded
     z = torch.randn(100, 2)
     assert g(z).shape == (100, 2) and g.eval()(z * 50).abs().max() > 0  # eval mode: running statistics
 

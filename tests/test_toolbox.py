@@ -1,6 +1,7 @@
 """The stability toolbox, one property each: penalties on a linear D, EMA arithmetic, DiffAugment, packing,
 minibatch std and spectral norm."""
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -167,3 +168,24 @@ def test_spectral_norm_makes_the_largest_singular_value_one(layer: nn.Module) ->
         original = torch.linalg.matrix_norm(model[0].parametrizations.weight.original.flatten(1), ord=2).item()
     assert normalised == pytest.approx(1.0, abs=1e-3)
     assert original > 5  # the raw weight is still large: the normalisation did the work
+
+
+def test_the_linear_learning_rate_decay_holds_then_falls_to_zero_and_reaches_both_optimizers(tiny_cfg) -> None:
+    from ganforge.callbacks import LinearLRDecay
+    from ganforge.train import build
+
+    decay = LinearLRDecay(start=0.5)
+    decay.total = 10
+    assert [decay.factor(b) for b in (0, 5, 6, 8, 10)] == pytest.approx([1.0, 1.0, 0.8, 0.4, 0.0])
+    seen: list[tuple[float, float]] = []
+
+    class Spy(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+            seen.append(tuple(opt.param_groups[0]["lr"] for opt in trainer.optimizers))
+
+    cfg = tiny_cfg("trainer.max_epochs=4", "callbacks.lr_decay={_target_:ganforge.callbacks.LinearLRDecay,start:0.5}")
+    gan, datamodule, trainer = build(cfg, [Spy()])
+    trainer.fit(gan, datamodule=datamodule)
+    lr_g, lr_d = cfg.optim.lr_g, cfg.optim.lr_d  # 12 batches: 6 constant, then 5/6 ... 0 of the rate
+    assert seen[:6] == [(lr_g, lr_d)] * 6
+    assert [g / lr_g for g, _ in seen[6:]] == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])

@@ -5,6 +5,7 @@ The walk covers every leaf of the composed train config, for the default and for
 runs the real command in-process (Hydra's main, argv and all), which costs a fraction of a subprocess per value.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def leaves(node: DictConfig, prefix: str = "") -> list[str]:
             found.append(f"{prefix}{key}")
             continue
         value = None if OmegaConf.is_missing(node, key) else node[key]
+        if value is None and prefix in ("callbacks.", "logger."):
+            continue  # an entry switched off (callbacks.evaluation: null), not a value
         found += leaves(value, f"{prefix}{key}.") if isinstance(value, DictConfig) else [f"{prefix}{key}"]
     return found
 
@@ -83,24 +86,32 @@ def run_train(*args: str) -> int:
     return 0
 
 
-CASES = [
-    pytest.param(key, value, id=f"{key}={value}")
-    for key in sorted(KEYS)
-    if key in RULE_OF
-    for value in RULE_OF[key].bad
-]
+def grouped_cases() -> list:
+    """One case per (option, kind of bad value): every key that first appears under that option gets its wrong-type
+    value (or its out-of-range value) in the same run, since validation reports every problem at once."""
+    groups: dict[tuple[tuple[str, ...], int], list[str]] = {}
+    for key in sorted(KEYS):
+        if key in RULE_OF:
+            for index in range(len(RULE_OF[key].bad)):
+                groups.setdefault((tuple(KEYS[key]), index), []).append(key)
+    return [
+        pytest.param(list(option), index, keys, id=f"{'+'.join(option) or 'default'}-{('type', 'range')[index]}")
+        for (option, index), keys in groups.items()
+    ]
 
 
-@pytest.mark.parametrize(("key", "value"), CASES)
-def test_a_wrong_type_or_out_of_range_value_stops_before_any_work(
-    tmp_path: Path, capfd: pytest.CaptureFixture, key: str, value: str
+@pytest.mark.parametrize(("option", "index", "keys"), grouped_cases())
+def test_wrong_types_and_out_of_range_values_stop_before_any_work(
+    tmp_path: Path, capfd: pytest.CaptureFixture, option: list[str], index: int, keys: list[str]
 ) -> None:
     run_dir = tmp_path / "run"
-    overrides = [o for o in KEYS[key] if not o.startswith(f"{key}=")]
-    status = run_train(*overrides, f"{key}={value}", f"hydra.run.dir={run_dir}", "hydra.job.chdir=false")
+    overrides = [o for o in option if o.split("=")[0] not in keys]
+    bad = [f"{key}={RULE_OF[key].bad[index]}" for key in keys]
+    status = run_train(*overrides, *bad, f"hydra.run.dir={run_dir}", "hydra.job.chdir=false")
     output = capfd.readouterr()
     log = (run_dir / "train.log").read_text()
     assert status == 2, output.out + output.err
-    assert f"{key}=" in log or f"{key} is required" in log, log
+    unnamed = [key for key in keys if not re.search(rf"(^|\s){re.escape(key)}(=| is required)", log)]
+    assert unnamed == [], log
     assert "Traceback" not in output.out + output.err + log
     assert sorted(path.name for path in run_dir.iterdir()) == [".hydra", "train.log"]

@@ -160,6 +160,8 @@ BOOLEAN_KEYS = (
     "data.download",
     "data.skip_corrupt",
     "data.class_subfolders",
+    "ssl.generator",
+    "model.discriminator.use_weight_norm",
     "trainer.deterministic",
     "trainer.detect_anomaly",
     "callbacks.periodic_checkpoint.at_end",
@@ -178,6 +180,7 @@ TEXT_KEYS = {
     "logger.tensorboard.save_dir": ("a folder", "outputs/run"),
     "callbacks.evaluation.output_dir": ("a folder", "outputs/run"),
     "callbacks.sample_grid.output_dir": ("a folder", "outputs/run"),
+    "callbacks.classifier.output_dir": ("a folder", "outputs/run"),
     "callbacks.last_checkpoint.dirpath": ("a folder", "outputs/run/checkpoints"),
     "callbacks.periodic_checkpoint.dirpath": ("a folder", "outputs/run/checkpoints"),
     "metrics.cache_dir": ("a folder", "~/.cache/ganforge"),
@@ -229,6 +232,7 @@ RULES: tuple[Rule, ...] = (
     _positive("data.centers.radius", "1.0", "-1"),
     Rule("data.centers.values", "a list of numbers", "[-4,-2,0,2,4]", _list_of(_is_number), ("4", "[]")),
     _int("model.generator.hidden_dim", 1, "400"),
+    _enum("model.generator.activation", ("relu", "softplus"), "relu", "sigmoid"),
     _int("model.generator.num_layers", 1, "4"),
     _positive("model.generator.bn_eps", "1e-4"),
     Rule("model.generator.bn_momentum", "a number in (0, 1]", "0.05", _unit_interval, ("abc", "1.5")),
@@ -241,6 +245,37 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("data.tuples", "null (plain samples) or an integer >= 1", "2", _optional(_int_at_least(1)), ("abc", "0")),
     _int("model.latent_dim", 1, "100"),
+    Rule(
+        "ssl.labels_per_class", "null (every label) or an integer >= 1", "10", _optional(_int_at_least(1)), ("abc", "0")
+    ),
+    _int("ssl.draw", 0, "0"),
+    _int("ssl.labeled_batch_size", 1, "100"),
+    _non_negative("ssl.unsupervised_weight", "1.0"),
+    _non_negative("ssl.supervised_weight", "1.0"),
+    Rule("ssl.classifier_ema", "null (off) or a number in [0, 1)", "0.999", _optional(_fraction), ("abc", "1.5")),
+    Rule(
+        "ssl.validation_size",
+        "null (the test split) or an integer >= 1",
+        "300",
+        _optional(_int_at_least(1)),
+        ("abc", "0"),
+    ),
+    Rule(
+        "model.discriminator.num_classes",
+        "null (the data's) or an integer >= 2",
+        "10",
+        _optional(_int_at_least(2)),
+        ("abc", "1"),
+    ),
+    Rule(
+        "model.discriminator.hidden_dims",
+        "a list of integers >= 1",
+        "[500,250]",
+        _list_of(_int_at_least(1)),
+        ("500", "[0]"),
+    ),
+    _non_negative("model.discriminator.input_noise", "0.3"),
+    _non_negative("model.discriminator.hidden_noise", "0.5"),
     _int("model.generator.latent_dim", 1, "100"),
     _non_negative("model.generator.negative_slope", "0.2"),
     _non_negative("model.discriminator.negative_slope", "0.2"),
@@ -274,6 +309,8 @@ RULES: tuple[Rule, ...] = (
     _int("callbacks.periodic_checkpoint.every_n_steps", 1, "5000"),
     _text("callbacks.periodic_checkpoint.filename", "a file name, {step} for the step", "step{step:07d}.ckpt"),
     _int("callbacks.evaluation.every_n_steps", 1, "500"),
+    _int("callbacks.classifier.every_n_steps", 1, "250"),
+    Rule("callbacks.lr_decay.start", "a number in [0, 1)", "0.5", _fraction, ("abc", "1.0")),
     _optional_text(
         "callbacks.evaluation.monitor", "null (the data's first metric) or a reported value such as fid", "fid"
     ),
@@ -349,6 +386,7 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES, one_line: bool = 
             f"optim.simultaneous=true makes one D and one G update per batch, but optim.d_steps={d_steps}; "
             "set optim.d_steps=1, or optim.simultaneous=false to alternate."
         )
+    problems += _ssl_combinations(cfg)
     accelerator = OmegaConf.select(cfg, "trainer.accelerator", default=None)
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         problems.append(
@@ -359,6 +397,26 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES, one_line: bool = 
         raise ConfigError(
             " ".join(problems) if one_line else "Invalid configuration, nothing was run:\n  " + "\n  ".join(problems)
         )
+
+
+def _ssl_combinations(cfg: DictConfig) -> list[str]:
+    """The semi-supervised GAN's settings that are valid alone but not together."""
+    ssl = OmegaConf.select(cfg, "ssl", default=None)
+    if not isinstance(ssl, DictConfig):
+        return []
+    unsupervised, supervised = ssl.get("unsupervised_weight"), ssl.get("supervised_weight")
+    if not (_is_number(unsupervised) and _is_number(supervised)):
+        return []  # the rules above report them
+    if ssl.get("generator") is False and unsupervised > 0:
+        return [f"ssl.generator=false but ssl.unsupervised_weight={unsupervised}: the unlabeled loss compares real "
+                "images with G's samples; set ssl.unsupervised_weight=0 (the supervised-only baseline) or "
+                "ssl.generator=true."]  # fmt: skip
+    if unsupervised == 0 and supervised == 0:
+        return ["ssl.supervised_weight=0 and ssl.unsupervised_weight=0: the classifier would learn nothing; set one "
+                "of them > 0."]  # fmt: skip
+    if OmegaConf.select(cfg, "regularizer._target_", default=None) is not None:
+        return ["the semi-supervised GAN takes no regularizer; use regularizer=none."]
+    return []
 
 
 def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tuple[int, ...], names: str) -> None:

@@ -80,6 +80,11 @@ class GAN(L.LightningModule):
         return self.generator_updates
 
     @property
+    def optimizer_steps_per_batch(self) -> float:
+        """What ``trainer.max_steps`` counts per training batch: one D step, and a G step every ``d_steps``."""
+        return 1 + 1 / self.d_steps
+
+    @property
     def latent_dim(self) -> int:
         return self.generator.latent_dim
 

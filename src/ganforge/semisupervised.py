@@ -11,7 +11,8 @@ Per batch:
 - G minimises feature matching: the distance of the mean of D's last hidden features on a second unlabeled batch
   and on new samples.
 The classifier that is evaluated is an EMA of D's weights (``classifier``). Without G and with
-``unsupervised_weight=0`` the same module is the supervised-only baseline: the same network, labels and steps.
+``unsupervised_weight=0`` the same module is the supervised-only baseline: the same network, labels and steps;
+with ``supervised_weight=0`` it is an unsupervised GAN of the same networks (no label is read).
 """
 
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ class SemiSupervisedGAN(GAN):
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
         unsupervised_weight: float = 1.0,
+        supervised_weight: float = 1.0,
         classifier_ema_decay: float | None = 0.999,
         augment: Callable[[Tensor], Tensor] | None = None,
         ema_decay: float | None = None,
@@ -48,11 +50,13 @@ class SemiSupervisedGAN(GAN):
     ) -> None:
         if generator is None and unsupervised_weight:
             raise ValueError("the unlabeled loss compares real images with G's samples: it needs a generator")
+        if not supervised_weight and not unsupervised_weight:
+            raise ValueError("with both loss weights 0 the classifier learns nothing")
         super().__init__(
             generator, discriminator, nonsaturating(), optimizer_g, optimizer_d, augment=augment,
             ema_decay=ema_decay if generator is not None else None, ema_warmup=ema_warmup,
         )  # fmt: skip
-        self.unsupervised_weight = unsupervised_weight
+        self.unsupervised_weight, self.supervised_weight = unsupervised_weight, supervised_weight
         self.classifier_ema = (
             averaged_generator(discriminator, classifier_ema_decay, ema_warmup) if classifier_ema_decay else None
         )
@@ -60,6 +64,10 @@ class SemiSupervisedGAN(GAN):
     @property
     def step(self) -> int:
         return self.discriminator_updates
+
+    @property
+    def optimizer_steps_per_batch(self) -> float:
+        return 1.0 if self.generator is None else 2.0
 
     @property
     def classifier(self) -> nn.Module:
@@ -98,14 +106,15 @@ class SemiSupervisedGAN(GAN):
 
     def classifier_loss(self, labeled: Tensor, labels: Tensor, unlabeled: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Cross-entropy on the labeled batch plus the weighted GAN loss of D's real/fake logit; and its scalars."""
-        class_logits = self.judge(labeled)
-        supervised = F.cross_entropy(class_logits, labels)
-        scalars = {
-            "train/labeled_ce": supervised.detach(),
-            "train/labeled_accuracy": (class_logits.detach().argmax(dim=1) == labels).float().mean(),
-        }
+        loss, scalars = labeled.new_zeros(()), {}
+        if self.supervised_weight:
+            class_logits = self.judge(labeled)
+            supervised = F.cross_entropy(class_logits, labels)
+            loss = self.supervised_weight * supervised
+            scalars["train/labeled_ce"] = supervised.detach()
+            scalars["train/labeled_accuracy"] = (class_logits.detach().argmax(dim=1) == labels).float().mean()
         if self.generator is None:
-            return supervised, scalars
+            return loss, scalars
         with torch.no_grad():
             fake = self.generate(self.sample_noise(len(unlabeled)))
         real_logit, fake_logit = real_fake_logit(self.judge(unlabeled)), real_fake_logit(self.judge(fake))
@@ -113,7 +122,7 @@ class SemiSupervisedGAN(GAN):
         scalars["train/unlabeled_loss"] = unsupervised.detach()
         # the share of unlabeled real images D calls real (D(x) > 1/2) and of G's samples it calls fake
         scalars["train/real_fake_accuracy"] = ((real_logit > 0).float().mean() + (fake_logit < 0).float().mean()) / 2
-        return supervised + self.unsupervised_weight * unsupervised, scalars
+        return loss + self.unsupervised_weight * unsupervised, scalars
 
     def feature_matching_step(self, matched: Tensor, optimizer: Optimizer) -> Tensor:
         """One G update by feature matching against ``matched`` (a second unlabeled batch) on new samples."""

@@ -107,6 +107,7 @@ def build_gan(cfg: DictConfig, datamodule: GANDataModule, speedups: bool | None 
             optimizer_g=instantiate(cfg.optim.generator),
             optimizer_d=instantiate(cfg.optim.discriminator),
             unsupervised_weight=cfg.ssl.unsupervised_weight,
+            supervised_weight=cfg.ssl.supervised_weight,
             classifier_ema_decay=cfg.ssl.classifier_ema,
             augment=augment,
             ema_decay=cfg.ema.decay,
@@ -132,8 +133,10 @@ def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[
     datamodule = instantiate(cfg.data)
     if cfg.get("ssl"):  # the semi-supervised GAN: the data's images, a few of its labels, its test split
         ssl = cfg.ssl
-        datamodule = SemiSupervisedData(datamodule, ssl.labels_per_class, ssl.draw, ssl.labeled_batch_size,
-                                        cfg.paths.output_dir, ssl.validation_size)  # fmt: skip
+        datamodule = SemiSupervisedData(
+            datamodule, ssl.labels_per_class, ssl.draw, ssl.labeled_batch_size, output_dir=cfg.paths.output_dir,
+            validation_size=ssl.validation_size, uses_labels=ssl.supervised_weight > 0,
+        )  # fmt: skip
     gan = build_gan(cfg, datamodule)
     callbacks = [*instantiate_each(cfg, "callbacks"), *extra_callbacks]
     loggers = instantiate_each(cfg, "logger")

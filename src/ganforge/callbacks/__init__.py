@@ -6,12 +6,14 @@ from ganforge.callbacks.evaluation import EvaluationCallback
 from ganforge.callbacks.rng import RNGState
 from ganforge.callbacks.safety import GracefulStop, Interrupted, NonFiniteGuard, NonFiniteLossError
 from ganforge.callbacks.samples import SampleGrid
+from ganforge.callbacks.schedule import LinearLRDecay
 
 __all__ = [
     "ClassifierEvaluation",
     "EvaluationCallback",
     "GracefulStop",
     "Interrupted",
+    "LinearLRDecay",
     "NonFiniteGuard",
     "NonFiniteLossError",
     "PeriodicCheckpoint",

@@ -55,10 +55,9 @@ class ClassifierEvaluation(L.Callback):
         labeled = data.labeled_index
         train_images = to_unit_range(data.train_set.samples[labeled])
         split = next(iter(self.directions(data)))
-        values = {
-            split: accuracy(pl_module.classifier, test_images, test_labels),
-            "labeled/accuracy": accuracy(pl_module.classifier, train_images, data.labels()[0][labeled]),
-        }
+        values = {split: accuracy(pl_module.classifier, test_images, test_labels)}
+        if len(labeled):  # an unsupervised run has no labeled subset
+            values["labeled/accuracy"] = accuracy(pl_module.classifier, train_images, data.labels()[0][labeled])
         log_scalars(trainer, values, pl_module.step)
         return values
 

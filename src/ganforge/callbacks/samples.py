@@ -45,8 +45,12 @@ class SampleGrid(L.Callback):
         self.preview: Any = ImageGrid()
         self.fixed_noise: Tensor | None = None
         self._warned_no_image_logger = False
+        self.active = True
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.active = pl_module.generator is not None  # the semi-supervised baseline trains no G: nothing to draw
+        if not self.active:
+            return
         datamodule = trainer.datamodule  # set up before callbacks are
         if datamodule is not None and datamodule.preview is not None:
             self.preview = datamodule.preview
@@ -80,7 +84,7 @@ class SampleGrid(L.Callback):
     @rank_zero_only
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         step = pl_module.step
-        if step == 0 or step % self.every_n_steps or step == self.logged_step:
+        if not self.active or step == 0 or step % self.every_n_steps or step == self.logged_step:
             return
         self.logged_step = step
         logged = log_image(trainer, "samples/fixed_noise", self.render(pl_module), step)
@@ -91,6 +95,8 @@ class SampleGrid(L.Callback):
     @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """``samples.png``: the best generator's samples when evaluation kept one, else the last generator's."""
+        if not self.active:
+            return
         evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
         best = None if evaluation is None else evaluation.best_sampler_weights(pl_module)
         self.output_path.parent.mkdir(parents=True, exist_ok=True)

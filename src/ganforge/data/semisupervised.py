@@ -86,7 +86,10 @@ class SemiSupervisedSampler(Sampler[tuple[Tensor, Tensor]]):
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(self.n, generator=generator)[: len(self) * 2 * self.batch_size]
-        picks = torch.randint(self.labeled, (len(self), self.labeled_batch_size), generator=generator)
+        if self.labeled == 0:  # no labeled subset (an unsupervised run): empty labeled batches
+            picks = torch.zeros(len(self), 0, dtype=torch.int64)
+        else:
+            picks = torch.randint(self.labeled, (len(self), self.labeled_batch_size), generator=generator)
         yield from zip(order.view(len(self), 2 * self.batch_size), picks, strict=True)
 
 
@@ -97,7 +100,7 @@ class SemiSupervisedData(GANDataModule):
 
     def __init__(
         self, data: GANDataModule, labels_per_class: int | None, draw: int, labeled_batch_size: int,
-        output_dir: str | None = None, validation_size: int | None = None,
+        output_dir: str | None = None, validation_size: int | None = None, uses_labels: bool = True,
     ) -> None:  # fmt: skip
         if not data.has_labels or data.num_classes is None:
             raise ConfigError(
@@ -111,6 +114,7 @@ class SemiSupervisedData(GANDataModule):
         self.data, self.labels_per_class, self.draw = data, labels_per_class, draw
         self.labeled_batch_size = labeled_batch_size
         self.validation_size = validation_size
+        self.uses_labels = uses_labels  # False: an unsupervised GAN of these networks; no training label is read
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.name, self.kind, self.has_labels = data.name, data.kind, data.has_labels
         self.labeled_index: Tensor | None = None
@@ -160,6 +164,9 @@ class SemiSupervisedData(GANDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
+        if self.labeled_index is None and not self.uses_labels:
+            self.labeled_index = torch.zeros(0, dtype=torch.int64)
+            log.info("unsupervised: %d training images, no label read (ssl.supervised_weight=0)", len(self.train_set))
         if self.labeled_index is None:
             self.labeled_index = balanced_subset(self.labels()[0], self.labels_per_class, self.draw)
             self.write_labeled()
@@ -196,7 +203,8 @@ class SemiSupervisedData(GANDataModule):
         images = self.train_set.samples
         sampler = SemiSupervisedSampler(len(images), self.batch_size, len(self.labeled_index),
                                         self.labeled_batch_size, self.shuffle_seed)  # fmt: skip
-        dataset = SemiSupervisedBatches(images, self.labeled_index, self.labels()[0])
+        labels = self.labels()[0] if self.uses_labels else torch.zeros(len(images), dtype=torch.int64)
+        dataset = SemiSupervisedBatches(images, self.labeled_index, labels)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=_already_batched)
 
     def test_set(self) -> tuple[Tensor, Tensor]:

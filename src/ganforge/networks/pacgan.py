@@ -15,12 +15,17 @@ from torch import Tensor, nn
 
 from ganforge.networks.layers import Discriminator, Maxout, normal_init
 
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus}
+OUTPUTS = {"linear": nn.Identity, "tanh": nn.Tanh}
+
 
 class BatchNormMLPGenerator(nn.Module):
-    """z (N, latent_dim) ~ N(0, I) -> samples (N, *out_shape), unbounded (a linear output layer).
+    """z (N, latent_dim) ~ N(0, I) -> samples (N, *out_shape), unbounded with the default linear output (in [-1, 1]
+    with ``output_activation="tanh"``).
 
     Hidden layers are Linear without bias (BatchNorm's shift replaces it), BatchNorm with Blocks' ``eps`` (1e-4)
-    and running averages updated as ``0.95 running + 0.05 batch`` (``momentum`` 0.05), then ReLU.
+    and running averages updated as ``0.95 running + 0.05 batch`` (``momentum`` 0.05), then ReLU (``activation``;
+    the semi-supervised GAN's G uses softplus, as Salimans et al. did).
     """
 
     def __init__(
@@ -32,11 +37,16 @@ class BatchNormMLPGenerator(nn.Module):
         bn_eps: float = 1e-4,
         bn_momentum: float = 0.05,
         init_std: float | None = 0.02,
+        activation: str = "relu",
+        output_activation: str = "linear",
     ) -> None:
         super().__init__()
         if min(latent_dim, hidden_dim, num_layers) < 1:
             raise ValueError(f"latent_dim, hidden_dim and num_layers must be >= 1, got {latent_dim}, {hidden_dim}, "
                              f"{num_layers}")  # fmt: skip
+        if activation not in ACTIVATIONS or output_activation not in OUTPUTS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} and output_activation one of "
+                             f"{sorted(OUTPUTS)}, got {activation!r} and {output_activation!r}")  # fmt: skip
         self.latent_dim = latent_dim
         self.out_shape = tuple(int(s) for s in out_shape)
         layers: list[nn.Module] = []
@@ -44,9 +54,10 @@ class BatchNormMLPGenerator(nn.Module):
             layers += [
                 nn.Linear(latent_dim if i == 0 else hidden_dim, hidden_dim, bias=False),
                 nn.BatchNorm1d(hidden_dim, eps=bn_eps, momentum=bn_momentum),
-                nn.ReLU(),
+                ACTIVATIONS[activation](),
             ]
-        self.net = nn.Sequential(*layers, nn.Linear(hidden_dim, math.prod(self.out_shape)))
+        output = nn.Linear(hidden_dim, math.prod(self.out_shape))
+        self.net = nn.Sequential(*layers, output, OUTPUTS[output_activation]())
         if init_std is not None:
             normal_init(self, init_std)
 

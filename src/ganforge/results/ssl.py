@@ -1,0 +1,136 @@
+"""``ganforge-results ssl``: the semi-supervised GAN on the digits against the baselines, on the same labels.
+
+For 1, 5 and 10 labels per class and all labels, and for each label draw (``--draws``, the same seeded, balanced
+subsets for every method, drawn from the 899 training images; the 898 test images are measured only, at the
+last step):
+- the semi-supervised GAN (``experiment=ssl_digits``);
+- the supervised-only baseline: the same network, labels and steps, no G and no unlabeled loss;
+- logistic regression on the pixels, and scikit-learn's LabelSpreading (kNN graph over all training images);
+- the linear probe of an unsupervised GAN's D: the same networks trained with no label at all
+  (``ssl.supervised_weight=0``), a logistic regression on its D's features.
+Each cell is mean ± std over the draws; the paired difference to the supervised-only baseline is per draw.
+"""
+
+import argparse
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.semi_supervised import LabelSpreading
+
+from ganforge.results.runner import Run, cost, mean_and, report
+
+LABELS_PER_CLASS = (1, 5, 10, None)  # None: every training label
+PRESET = ("experiment=ssl_digits",)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+
+
+def count(k: int | None) -> str:
+    return "all" if k is None else str(k)
+
+
+def ssl_run(k: int | None, draw: int) -> Run:
+    return Run(f"ssl-{count(k)}", (*PRESET, f"ssl.labels_per_class={'null' if k is None else k}", f"ssl.draw={draw}"),
+               draw)  # fmt: skip
+
+
+def supervised_run(k: int | None, draw: int) -> Run:
+    base = ssl_run(k, draw)
+    return Run(f"supervised-{count(k)}", (*base.overrides, "ssl.generator=false", "ssl.unsupervised_weight=0"), draw)
+
+
+def unsupervised_run(seed: int) -> Run:
+    return Run("unsupervised", (*PRESET, "ssl.supervised_weight=0"), seed)
+
+
+def runs(args: argparse.Namespace) -> list[Run]:
+    found = [unsupervised_run(draw) for draw in args.draws]
+    for k in LABELS_PER_CLASS:
+        found += [run for draw in args.draws for run in (ssl_run(k, draw), supervised_run(k, draw))]
+    return found
+
+
+def subsets(k: int | None, draw: int):
+    """The digits as the preset splits them: (train images, train labels, labeled indices, test images, labels)."""
+    from ganforge.data import DigitsDataModule
+    from ganforge.data.semisupervised import SemiSupervisedData
+
+    data = SemiSupervisedData(DigitsDataModule(image_size=8, holdout_fraction=0.5), k, draw, 100)
+    data.setup()
+    (train_labels, test_labels), (test_images, _) = data.labels(), data.test_set()
+    return data.train_set.samples.flatten(1), train_labels, data.labeled_index, test_images.flatten(1), test_labels
+
+
+def classical(k: int | None, draw: int) -> dict[str, float]:
+    """Logistic regression on pixels and LabelSpreading, on the draw's labels."""
+    train_x, train_y, labeled, test_x, test_y = (t.numpy() for t in subsets(k, draw))
+    pixels = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(train_x[labeled], train_y[labeled])
+    partial = np.full(len(train_y), -1)
+    partial[labeled] = train_y[labeled]
+    spreading = LabelSpreading(kernel="knn", n_neighbors=7, max_iter=1000).fit(train_x, partial)
+    return {"pixels": float((pixels.predict(test_x) == test_y).mean()),
+            "spreading": float((spreading.predict(test_x) == test_y).mean())}  # fmt: skip
+
+
+@torch.no_grad()
+def probe(k: int | None, draw: int, root: Path) -> float:
+    """Logistic regression on the features of the unsupervised GAN's D (trained with the draw's seed)."""
+    from ganforge.runs import load_gan
+
+    _, gan = load_gan(unsupervised_run(draw).dir(root), "last.ckpt")
+    classifier = gan.classifier.eval()
+    train_x, train_y, labeled, test_x, test_y = subsets(k, draw)
+    features = [classifier.embed(x.view(-1, 1, 8, 8)).numpy() for x in (train_x, test_x)]
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(
+        features[0][labeled.numpy()], train_y[labeled].numpy()
+    )
+    return float((fitted.predict(features[1]) == test_y.numpy()).mean())
+
+
+def accuracy(run: Run, root: Path) -> float:
+    return report(run, root)["metrics"]["test/accuracy"]
+
+
+def table(args: argparse.Namespace, root: Path) -> list[str]:
+    ks = [count(k) for k in LABELS_PER_CLASS]
+    lines = [
+        f"Digits, test accuracy % on the 898 test images at the last step, mean ± std over label draws "
+        f"{', '.join(map(str, args.draws))} (the same labeled subsets for every method):",
+        "",
+        "| labels per class | " + " | ".join(ks) + " |",
+        "|---|" + "---|" * len(ks),
+    ]
+    cells: dict[str, list[str]] = {name: [] for name in ("pixels", "spreading", "probe", "supervised", "ssl", "diff")}
+    for k in LABELS_PER_CLASS:
+        by_draw = [classical(k, d) for d in args.draws]
+        cells["pixels"].append(mean_and([r["pixels"] for r in by_draw], digits=1, scale=100))
+        cells["spreading"].append(mean_and([r["spreading"] for r in by_draw], digits=1, scale=100))
+        cells["probe"].append(mean_and([probe(k, d, root) for d in args.draws], digits=1, scale=100))
+        supervised = [accuracy(supervised_run(k, d), root) for d in args.draws]
+        ssl = [accuracy(ssl_run(k, d), root) for d in args.draws]
+        cells["supervised"].append(mean_and(supervised, digits=1, scale=100))
+        cells["ssl"].append(mean_and(ssl, digits=1, scale=100))
+        cells["diff"].append(mean_and([a - b for a, b in zip(ssl, supervised, strict=True)], digits=1, scale=100))
+    names = {
+        "pixels": "logistic regression on pixels",
+        "spreading": "LabelSpreading (kNN, 7 neighbours)",
+        "probe": "linear probe of an unsupervised GAN's D (same networks, no labels)",
+        "supervised": "supervised only (same network, labels and steps)",
+        "ssl": "semi-supervised GAN (`experiment=ssl_digits`)",
+        "diff": "semi-supervised GAN - supervised only, paired by draw",
+    }
+    lines += [f"| {names[name]} | " + " | ".join(values) + " |" for name, values in cells.items()]
+    minutes = {
+        name: statistics.mean(cost(run(k, d), root)["cpu_seconds"] / 60 for k in LABELS_PER_CLASS for d in args.draws)
+        for name, run in (("ssl", ssl_run), ("supervised", supervised_run))
+    }
+    lines += ["", f"CPU-minutes per run: semi-supervised GAN {minutes['ssl']:.2f}, supervised only "
+              f"{minutes['supervised']:.2f} (process start-up included)."]  # fmt: skip
+    return lines

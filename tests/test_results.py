@@ -1,0 +1,72 @@
+"""ganforge-results: its runs restart where they stopped, their CPU time is recorded, and the tables read the
+runs' metrics.json (names from the metric registry)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganforge.results import modes
+from ganforge.results.runner import Run, command, execute, finished, mean_and
+from tests.conftest import TINY
+
+
+def test_a_finished_run_is_kept_an_interrupted_one_resumes_and_a_fresh_one_starts(tmp_path: Path) -> None:
+    run = Run("tiny", ("trainer.max_epochs=1",), seed=3)
+    assert command(run, tmp_path)[1:4] == [f"hydra.run.dir={tmp_path / 'tiny-seed3'}", "seed=3",
+                                           "callbacks.progress_bar=null"]  # fmt: skip
+    assert "ckpt_path=last" not in command(run, tmp_path)
+    (run.dir(tmp_path) / "checkpoints").mkdir(parents=True)
+    (run.dir(tmp_path) / "checkpoints" / "last.ckpt").write_bytes(b"")
+    assert command(run, tmp_path)[-1] == "ckpt_path=last" and not finished(run, tmp_path)
+
+
+@pytest.mark.slow
+def test_runs_are_trained_in_parallel_with_their_cpu_time_and_not_trained_twice(tmp_path: Path) -> None:
+    tiny = (*(o for o in TINY if not o.startswith("callbacks.progress_bar")), "callbacks.evaluation=null")
+    runs = [Run("tiny", tiny, seed) for seed in (0, 1)]
+    assert execute(runs, tmp_path, jobs=2) == []
+    for run in runs:
+        cost = json.loads((run.dir(tmp_path) / "cost.json").read_text())
+        assert cost["finished"] and cost["parts"] == 1 and cost["cpu_seconds"] > 0 and cost["wall_seconds"] > 0
+        assert (run.dir(tmp_path) / "checkpoints" / "last.ckpt").is_file()
+    execute(runs, tmp_path, jobs=2)  # both finished: nothing is trained again
+    assert json.loads((runs[0].dir(tmp_path) / "cost.json").read_text())["parts"] == 1
+    assert (tmp_path / "logs" / "tiny-seed0.log").is_file()
+
+
+def fake_run(root: Path, run: Run, values: dict[str, float], cpu: float = 120.0) -> None:
+    run.dir(root).mkdir(parents=True)
+    metrics = {f"{prefix}/{name}": value for prefix in ("val", "floor") for name, value in values.items()}
+    (run.dir(root) / "metrics.json").write_text(json.dumps({"step": 40000, "metrics": metrics}))
+    (run.dir(root) / "cost.json").write_text(json.dumps({"cpu_seconds": cpu, "wall_seconds": cpu, "finished": True}))
+
+
+def test_the_mode_table_shows_published_rows_and_ours_as_mean_and_standard_error(tmp_path: Path) -> None:
+    args = modes.argparse.Namespace(seeds=[0, 1], reproduce_seeds=[0], reproduce_epochs=400)
+    for data in ("ring8", "grid25"):
+        for seed, hq in ((0, 0.98), (1, 0.99)):
+            fake_run(tmp_path, modes.recipe(data, seed), {"modes2.5k": 8, "hq2.5k": hq, "rkl2.5k": 0.01,
+                                                          "modes_fifth2.5k": 8})  # fmt: skip
+    fake_run(tmp_path, modes.reproduction("ring8", 1, 400, 0), {"modes2.5k": 6, "hq2.5k": 0.97, "rkl2.5k": float("nan"),
+                                                                "modes_fifth2.5k": 5})  # fmt: skip
+    text = "\n".join(modes.table(args, tmp_path))
+    assert "| GAN, published (10 runs, 400,000 steps) | 6.3 ± 0.5 | 98.2 ± 0.2 | 0.45 ± 0.09 |" in text
+    recipe = "| ganforge recipe (`experiment=ring8`) | 8.0 ± 0.0 | 98.5 ± 0.5 | 0.010 ± 0.000 | 8.0 ± 0.0 | 2 |"
+    assert recipe + " 40,000 | 2.0 ± 0.0 |" in text
+    assert "| GAN, ours (`experiment=pacgan_ring8 model.discriminator.pack=1`) | 6.0 | 97.0 | - (1 undefined) |" in text
+
+
+def test_mean_and_spread() -> None:
+    assert mean_and([1.0, 3.0]) == "2.000 ± 1.414" and mean_and([1.0, 3.0], "se", 1) == "2.0 ± 1.0"
+    assert mean_and([float("nan")]) == "-" and mean_and([0.5], scale=100, digits=1) == "50.0"
+
+
+def test_the_command_line_names_every_suite() -> None:
+    from ganforge.results import SUITES, main
+
+    with pytest.raises(SystemExit):
+        sys.argv = ["ganforge-results", "--help"]
+        main()
+    assert set(SUITES) == {"digits", "modes", "ssl"}
