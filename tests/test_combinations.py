@@ -12,7 +12,8 @@ from ganforge.train import CONFIG_DIR, build
 from tests.conftest import FAST_EVAL, compose_config
 from tests.datafiles import write_cifar10, write_mnist
 
-MODELS = [p.stem for p in sorted((CONFIG_DIR / "model").glob("*.yaml"))]
+# ssl_mlp's D is a K-class classifier for the semi-supervised GAN, whose losses are fixed (test_semisupervised.py)
+MODELS = [p.stem for p in sorted((CONFIG_DIR / "model").glob("*.yaml")) if p.stem != "ssl_mlp"]
 LOSSES = [p.stem for p in sorted((CONFIG_DIR / "loss").glob("*.yaml"))]
 REGULARIZERS = [p.stem for p in sorted((CONFIG_DIR / "regularizer").glob("*.yaml"))]
 ONE_STEP = (
@@ -21,7 +22,7 @@ ONE_STEP = (
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=1",
     "trainer.log_every_n_steps=1",  # this one step is logged
-    "+trainer.enable_checkpointing=false",
+    "trainer.enable_checkpointing=false",
     "~callbacks",
     "~logger",
 )

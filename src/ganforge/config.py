@@ -163,6 +163,7 @@ BOOLEAN_KEYS = (
     "ssl.generator",
     "model.discriminator.use_weight_norm",
     "trainer.deterministic",
+    "trainer.enable_checkpointing",
     "trainer.detect_anomaly",
     "callbacks.periodic_checkpoint.at_end",
 )
@@ -403,6 +404,10 @@ def _ssl_combinations(cfg: DictConfig) -> list[str]:
     """The semi-supervised GAN's settings that are valid alone but not together."""
     ssl = OmegaConf.select(cfg, "ssl", default=None)
     if not isinstance(ssl, DictConfig):
+        discriminator = OmegaConf.select(cfg, "model.discriminator", default=None)
+        if isinstance(discriminator, DictConfig) and "num_classes" in discriminator:
+            return [f"model={OmegaConf.select(cfg, 'model.name', default='?')} has a K-class classifier D, made for "
+                    "the semi-supervised GAN; use an experiment=ssl_* preset (or ssl=default), or another model."]  # fmt: skip
         return []
     unsupervised, supervised = ssl.get("unsupervised_weight"), ssl.get("supervised_weight")
     if not (_is_number(unsupervised) and _is_number(supervised)):
@@ -416,6 +421,11 @@ def _ssl_combinations(cfg: DictConfig) -> list[str]:
                 "of them > 0."]  # fmt: skip
     if OmegaConf.select(cfg, "regularizer._target_", default=None) is not None:
         return ["the semi-supervised GAN takes no regularizer; use regularizer=none."]
+    loss = OmegaConf.select(cfg, "loss._target_", default=None)
+    if loss != "ganforge.losses.nonsaturating":
+        return [f"the semi-supervised GAN's losses are fixed (labeled cross-entropy, logistic real/fake, feature "
+                f"matching), but loss={OmegaConf.select(cfg, 'loss._target_', default=None)} was set; use "
+                "loss=nonsaturating."]  # fmt: skip
     return []
 
 

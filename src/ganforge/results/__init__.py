@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         if failed:
             sys.exit(f"{len(failed)} runs failed (their logs are in {root / 'logs'}); the table needs them all.")
     text = "\n".join(suite.table(args, root)) + "\n"
-    (root / "results.md").write_text(text)
+    name = "results-validation.md" if vars(args).get("validation") else "results.md"  # never over the test table
+    (root / name).write_text(text)
     print(text)
 
 

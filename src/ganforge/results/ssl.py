@@ -30,20 +30,26 @@ PRESET = ("experiment=ssl_digits",)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--validation", type=int, default=None, metavar="N",
+                        help="measure N training images set aside instead of the test split (for choosing settings; "
+                        "use other --draws than the reported ones); only the GAN and supervised rows")  # fmt: skip
 
 
 def count(k: int | None) -> str:
     return "all" if k is None else str(k)
 
 
-def ssl_run(k: int | None, draw: int) -> Run:
-    return Run(f"ssl-{count(k)}", (*PRESET, f"ssl.labels_per_class={'null' if k is None else k}", f"ssl.draw={draw}"),
-               draw)  # fmt: skip
+def ssl_run(k: int | None, draw: int, validation: int | None = None) -> Run:
+    split = () if validation is None else (f"ssl.validation_size={validation}",)
+    name = f"ssl-{count(k)}" + ("" if validation is None else f"-validation{validation}")
+    labels = f"ssl.labels_per_class={'null' if k is None else k}"
+    return Run(name, (*PRESET, labels, f"ssl.draw={draw}", *split), draw)
 
 
-def supervised_run(k: int | None, draw: int) -> Run:
-    base = ssl_run(k, draw)
-    return Run(f"supervised-{count(k)}", (*base.overrides, "ssl.generator=false", "ssl.unsupervised_weight=0"), draw)
+def supervised_run(k: int | None, draw: int, validation: int | None = None) -> Run:
+    base = ssl_run(k, draw, validation)
+    return Run(base.name.replace("ssl-", "supervised-", 1),
+               (*base.overrides, "ssl.generator=false", "ssl.unsupervised_weight=0"), draw)  # fmt: skip
 
 
 def unsupervised_run(seed: int) -> Run:
@@ -51,10 +57,24 @@ def unsupervised_run(seed: int) -> Run:
 
 
 def runs(args: argparse.Namespace) -> list[Run]:
-    found = [unsupervised_run(draw) for draw in args.draws]
-    for k in LABELS_PER_CLASS:
-        found += [run for draw in args.draws for run in (ssl_run(k, draw), supervised_run(k, draw))]
+    found = [] if args.validation else [unsupervised_run(draw) for draw in args.draws]
+    for k in LABELS_PER_CLASS[:-1] if args.validation else LABELS_PER_CLASS:
+        found += [
+            run for d in args.draws for run in (ssl_run(k, d, args.validation), supervised_run(k, d, args.validation))
+        ]
     return found
+
+
+def validation_table(args: argparse.Namespace, root: Path) -> list[str]:
+    ks = LABELS_PER_CLASS[:-1]
+    lines = [f"Digits, validation accuracy % on {args.validation} training images set aside (the test split not "
+             f"read), mean ± std over draws {', '.join(map(str, args.draws))}:", "",
+             "| labels per class | " + " | ".join(count(k) for k in ks) + " |", "|---|" + "---|" * len(ks)]  # fmt: skip
+    for label, run in (("supervised only", supervised_run), ("semi-supervised GAN", ssl_run)):
+        cells = [mean_and([report(run(k, d, args.validation), root)["metrics"]["validation/accuracy"]
+                           for d in args.draws], digits=1, scale=100) for k in ks]  # fmt: skip
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def subsets(k: int | None, draw: int):
@@ -99,6 +119,8 @@ def accuracy(run: Run, root: Path) -> float:
 
 
 def table(args: argparse.Namespace, root: Path) -> list[str]:
+    if args.validation:
+        return validation_table(args, root)
     ks = [count(k) for k in LABELS_PER_CLASS]
     lines = [
         f"Digits, test accuracy % on the 898 test images at the last step, mean ± std over label draws "
