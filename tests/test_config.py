@@ -32,7 +32,6 @@ def test_every_group_has_options() -> None:
 # Values a user must give for an option to compose (nothing is read at build time).
 REQUIRED = {
     ("data", "folder"): ["data.path=/any/folder"],
-    ("experiment", "ssl_folder"): ["data.path=/any/folder"],
     ("model", "resnet"): ["data.image_size=32"],
     ("loss", "wasserstein"): ["regularizer=gradient_penalty"],
 }
@@ -40,7 +39,12 @@ REQUIRED = {
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_config_composes_and_instantiates(tmp_path: Path, group: str, option: str) -> None:
-    cfg = compose_config(tmp_path, f"{group}={option}", *REQUIRED.get((group, option), []))
+    required = REQUIRED.get((group, option), [])
+    if (group, option) == ("experiment", "ssl_folder"):  # its classes are the folder's sub-folders
+        for name in ("cat", "dog"):
+            (tmp_path / "images" / name).mkdir(parents=True)
+        required = [f"data.path={tmp_path / 'images'}"]
+    cfg = compose_config(tmp_path, f"{group}={option}", *required)
     OmegaConf.resolve(cfg)  # every interpolation resolves
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
         with pytest.raises(ConfigError, match=r"trainer\.accelerator=gpu but no CUDA GPU is visible"):
@@ -97,6 +101,13 @@ def test_sample_shape_and_range_flow_from_data_to_model(tmp_path: Path, data: st
     assert isinstance(gan.generator.net[-1], output)
 
 
+def test_a_classifier_d_on_a_folder_without_class_sub_folders_says_how_to_give_them(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    cfg = compose_config(tmp_path, "experiment=ssl_folder", f"data.path={tmp_path / 'images'}")
+    with pytest.raises(ConfigError, match=r"a classifier D needs the data's classes, but data\.path=.* has 0; give"):
+        build(cfg)
+
+
 def test_folder_without_a_path_says_it_is_required(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"data\.path is required: set it to a folder of images"):
         validate(compose_config(tmp_path, "data=folder"))
@@ -119,6 +130,8 @@ def test_folder_without_a_path_says_it_is_required(tmp_path: Path) -> None:
         ("data.image_size=4", "data.image_size=4 is invalid: it must be an integer >= 8"),
         ("data=mnist data.channels=2", "data.channels=2 is invalid: it must be 1 (grey) or 3 (RGB)"),
         ("data.holdout_fraction=1.0", "data.holdout_fraction=1.0 is invalid: it must be a number in [0, 1)"),
+        ("model=ssl_mlp", "model=ssl_mlp has a K-class classifier D, made for the semi-supervised GAN"),
+        ("experiment=ssl_digits loss=hinge", "the semi-supervised GAN's losses are fixed"),
     ],
 )
 def test_invalid_values_are_named_with_the_allowed_range(tmp_path: Path, override: str, message: str) -> None:

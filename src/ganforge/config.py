@@ -406,8 +406,9 @@ def _ssl_combinations(cfg: DictConfig) -> list[str]:
     if not isinstance(ssl, DictConfig):
         discriminator = OmegaConf.select(cfg, "model.discriminator", default=None)
         if isinstance(discriminator, DictConfig) and "num_classes" in discriminator:
-            return [f"model={OmegaConf.select(cfg, 'model.name', default='?')} has a K-class classifier D, made for "
-                    "the semi-supervised GAN; use an experiment=ssl_* preset (or ssl=default), or another model."]  # fmt: skip
+            model = OmegaConf.select(cfg, "model.name", default="?")
+            return [f"model={model} has a K-class classifier D, made for the semi-supervised GAN; use an "
+                    "experiment=ssl_* preset (or ssl=default), or another model."]  # fmt: skip
         return []
     unsupervised, supervised = ssl.get("unsupervised_weight"), ssl.get("supervised_weight")
     if not (_is_number(unsupervised) and _is_number(supervised)):

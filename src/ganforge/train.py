@@ -60,6 +60,13 @@ def build_networks(cfg: DictConfig, datamodule: GANDataModule) -> tuple[nn.Modul
     for_d: dict[str, Any] = {"in_shape": datamodule.shape}
     if "num_classes" in cfg.model.discriminator and cfg.model.discriminator.num_classes is None:
         for_d["num_classes"] = datamodule.num_classes  # a classifier D (the semi-supervised GAN's)
+        if not for_d["num_classes"] or for_d["num_classes"] < 2:
+            path = OmegaConf.select(cfg, "data.path", default=None)
+            where = f"data={datamodule.name}" if path is None else f"data.path={path}"
+            raise ConfigError(
+                f"{names}: a classifier D needs the data's classes, but {where} has {for_d['num_classes'] or 0}; "
+                "give it at least 2 (for a folder, data.class_subfolders=true and one sub-folder of images per class)."
+            )
     try:
         generator = instantiate(cfg.model.generator, **from_data)
         discriminator = instantiate(cfg.model.discriminator, **for_d)
