@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ganforge.bench import flops_per_image, matmul_gflops, steps_for
-from tests.conftest import compose_config
+from tests.conftest import FAST_EVAL, compose_config
 
 BENCH = str(Path(sys.executable).parent / "ganforge-bench")
 
@@ -120,7 +120,7 @@ def test_the_whole_run_mode_of_ganforge_bench_times_all_three_and_writes_a_repor
     command = str(Path(sys.executable).parent / "ganforge-bench")
     result = subprocess.run(
         [command, "run", "--pairs", "1", "--epochs", "1", "3", "--output", str(tmp_path / "run.json"),
-         "callbacks.progress_bar=null"],
+         "callbacks.progress_bar=null", *FAST_EVAL, "metrics.probe_labels=[1]", f"paths.cache_dir={tmp_path}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

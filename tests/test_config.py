@@ -32,6 +32,7 @@ def test_every_group_has_options() -> None:
 # Values a user must give for an option to compose (nothing is read at build time).
 REQUIRED = {
     ("data", "folder"): ["data.path=/any/folder"],
+    ("model", "ssl_mlp"): ["ssl=default", "regularizer=none"],  # a classifier D: the semi-supervised GAN's
     ("model", "resnet"): ["data.image_size=32"],
     ("loss", "wasserstein"): ["regularizer=gradient_penalty"],
 }
