@@ -76,7 +76,7 @@ def test_reference_experiment_is_the_classic_setup(tmp_path: Path) -> None:
 
 def test_the_default_run_is_the_reference_mlp_made_stable(tmp_path: Path) -> None:
     cfg, reference = compose_config(tmp_path), compose_config(tmp_path, "experiment=reference")
-    assert (cfg.regularizer.name, cfg.regularizer.gamma, cfg.ema.decay) == ("r1", 1.0, 0.999)
+    assert (cfg.regularizer.name, cfg.regularizer.gamma, cfg.ema.decay) == ("r1", 10.0, 0.999)
     assert cfg.model == reference.model and cfg.optim == reference.optim and cfg.loss == reference.loss
 
 

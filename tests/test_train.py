@@ -166,5 +166,7 @@ def test_a_folder_run_with_dcgan_writes_checkpoints_at_the_configured_interval(t
     train(cfg)
     names = sorted(path.name for path in (run / "checkpoints").iterdir())
     assert names == ["last.ckpt", *(f"step{step:07d}.ckpt" for step in (2, 4, 6, 8))]
+    # and nothing else anywhere in the run (Lightning's own ModelCheckpoint wrote one at every epoch's end)
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*.ckpt")) == [f"checkpoints/{n}" for n in names]
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["ganforge_counters"]["generator_updates"] == 8  # rewritten at 3, 6 and when training ended
