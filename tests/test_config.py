@@ -133,6 +133,10 @@ def test_folder_without_a_path_says_it_is_required(tmp_path: Path) -> None:
         ("data.holdout_fraction=1.0", "data.holdout_fraction=1.0 is invalid: it must be a number in [0, 1)"),
         ("model=ssl_mlp", "model=ssl_mlp has a K-class classifier D, made for the semi-supervised GAN"),
         ("experiment=ssl_digits loss=hinge", "the semi-supervised GAN's losses are fixed"),
+        ("experiment=ssl_digits model=mlp", "the semi-supervised GAN needs a K-class classifier D"),
+        ("experiment=ssl_digits optim.d_steps=2", "optim.d_steps and optim.simultaneous do not apply"),
+        ("experiment=ssl_digits data.holdout_fraction=0", "no test split to measure"),
+        ("experiment=ssl_digits objective=test/accuracy", "would tune on the test split"),
     ],
 )
 def test_invalid_values_are_named_with_the_allowed_range(tmp_path: Path, override: str, message: str) -> None:

@@ -1,6 +1,8 @@
 """The stability toolbox, one property each: penalties on a linear D, EMA arithmetic, DiffAugment, packing,
 minibatch std and spectral norm."""
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
@@ -189,3 +191,11 @@ def test_the_linear_learning_rate_decay_holds_then_falls_to_zero_and_reaches_bot
     lr_g, lr_d = cfg.optim.lr_g, cfg.optim.lr_d  # 12 batches: 6 constant, then 5/6 ... 0 of the rate
     assert seen[:6] == [(lr_g, lr_d)] * 6
     assert [g / lr_g for g, _ in seen[6:]] == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    # resumed for 2 more epochs (18 batches in all): batch 12 is at 12/18 of the run, 2/3 of the configured rate —
+    # not 2/3 of the checkpoint's already decayed rate
+    seen.clear()
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    more = tiny_cfg("trainer.max_epochs=6", "callbacks.lr_decay={_target_:ganforge.callbacks.LinearLRDecay,start:0.5}")
+    gan, datamodule, trainer = build(more, [Spy()])
+    trainer.fit(gan, datamodule=datamodule, ckpt_path=last, weights_only=True)
+    assert [g / lr_g for g, _ in seen] == pytest.approx([2 / 3, 5 / 9, 4 / 9, 3 / 9, 2 / 9, 1 / 9])

@@ -401,33 +401,46 @@ def validate(cfg: DictConfig, rules: tuple[Rule, ...] = RULES, one_line: bool = 
 
 
 def _ssl_combinations(cfg: DictConfig) -> list[str]:
-    """The semi-supervised GAN's settings that are valid alone but not together."""
+    """The semi-supervised GAN's settings that are valid alone but not together (every one found)."""
     ssl = OmegaConf.select(cfg, "ssl", default=None)
+    discriminator = OmegaConf.select(cfg, "model.discriminator", default=None)
+    classifier = isinstance(discriminator, DictConfig) and "num_classes" in discriminator
+    model = OmegaConf.select(cfg, "model.name", default="?")
     if not isinstance(ssl, DictConfig):
-        discriminator = OmegaConf.select(cfg, "model.discriminator", default=None)
-        if isinstance(discriminator, DictConfig) and "num_classes" in discriminator:
-            model = OmegaConf.select(cfg, "model.name", default="?")
+        if classifier:
             return [f"model={model} has a K-class classifier D, made for the semi-supervised GAN; use an "
                     "experiment=ssl_* preset (or ssl=default), or another model."]  # fmt: skip
         return []
+    problems = []
+    if not classifier:
+        problems.append(f"the semi-supervised GAN needs a K-class classifier D, but model={model} has a one-logit "
+                        "D; use model=ssl_mlp (or an experiment=ssl_* preset).")  # fmt: skip
     unsupervised, supervised = ssl.get("unsupervised_weight"), ssl.get("supervised_weight")
-    if not (_is_number(unsupervised) and _is_number(supervised)):
-        return []  # the rules above report them
-    if ssl.get("generator") is False and unsupervised > 0:
-        return [f"ssl.generator=false but ssl.unsupervised_weight={unsupervised}: the unlabeled loss compares real "
-                "images with G's samples; set ssl.unsupervised_weight=0 (the supervised-only baseline) or "
-                "ssl.generator=true."]  # fmt: skip
-    if unsupervised == 0 and supervised == 0:
-        return ["ssl.supervised_weight=0 and ssl.unsupervised_weight=0: the classifier would learn nothing; set one "
-                "of them > 0."]  # fmt: skip
+    if _is_number(unsupervised) and _is_number(supervised):  # else the rules above report them
+        if ssl.get("generator") is False and unsupervised > 0:
+            problems.append(f"ssl.generator=false but ssl.unsupervised_weight={unsupervised}: the unlabeled loss "
+                            "compares real images with G's samples; set ssl.unsupervised_weight=0 (the "
+                            "supervised-only baseline) or ssl.generator=true.")  # fmt: skip
+        if unsupervised == 0 and supervised == 0:
+            problems.append("ssl.supervised_weight=0 and ssl.unsupervised_weight=0: the classifier would learn "
+                            "nothing; set one of them > 0.")  # fmt: skip
     if OmegaConf.select(cfg, "regularizer._target_", default=None) is not None:
-        return ["the semi-supervised GAN takes no regularizer; use regularizer=none."]
+        problems.append("the semi-supervised GAN takes no regularizer; use regularizer=none.")
     loss = OmegaConf.select(cfg, "loss._target_", default=None)
     if loss != "ganforge.losses.nonsaturating":
-        return [f"the semi-supervised GAN's losses are fixed (labeled cross-entropy, logistic real/fake, feature "
-                f"matching), but loss={OmegaConf.select(cfg, 'loss._target_', default=None)} was set; use "
-                "loss=nonsaturating."]  # fmt: skip
-    return []
+        problems.append(f"the semi-supervised GAN's losses are fixed (labeled cross-entropy, logistic real/fake, "
+                        f"feature matching), but loss={loss} was set; use loss=nonsaturating.")  # fmt: skip
+    if OmegaConf.select(cfg, "optim.d_steps", default=1) != 1 or OmegaConf.select(cfg, "optim.simultaneous") is True:
+        problems.append("the semi-supervised GAN updates D then G once per batch; optim.d_steps and "
+                        "optim.simultaneous do not apply: use optim.d_steps=1 optim.simultaneous=false.")  # fmt: skip
+    if OmegaConf.select(cfg, "data.holdout_fraction", default=None) == 0 and ssl.get("validation_size") is None:
+        problems.append("data.holdout_fraction=0 leaves the semi-supervised GAN no test split to measure; set "
+                        "it > 0 (the digits preset holds out 0.5) or use ssl.validation_size=N images.")  # fmt: skip
+    objective = OmegaConf.select(cfg, "objective", default=None)
+    if isinstance(objective, str) and objective.startswith("test/"):
+        problems.append(f"objective={objective} would tune on the test split; choose settings on "
+                        "validation/accuracy with ssl.validation_size=N.")  # fmt: skip
+    return problems
 
 
 def check_shapes(generator: nn.Module, discriminator: nn.Module, data_shape: tuple[int, ...], names: str) -> None:

@@ -20,8 +20,9 @@ def total_batches(trainer: L.Trainer, pl_module: L.LightningModule) -> float:
 
 class LinearLRDecay(L.Callback):
     """Every optimizer's learning rate is its configured value until ``start`` (a fraction of the run's batches), then
-    falls linearly to 0 at the last batch. Progress is read from the module's checkpointed batch counter, so a
-    resumed run continues the same schedule."""
+    falls linearly to 0 at the last batch. Progress is read from the module's checkpointed batch counter and the
+    configured rates are kept in each parameter group as ``initial_lr`` (saved with the optimizer's state, as
+    torch's schedulers keep them), so a resumed run continues the same schedule from the undecayed rates."""
 
     def __init__(self, start: float = 0.5) -> None:
         if not 0 <= start < 1:
@@ -32,7 +33,11 @@ class LinearLRDecay(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.total = total_batches(trainer, pl_module)
-        self.base = [[group["lr"] for group in optimizer.param_groups] for optimizer in trainer.optimizers]
+        # a resumed run's optimizers hold the decayed rates of its checkpoint: the base is the stored initial_lr
+        self.base = [
+            [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
+            for optimizer in trainer.optimizers
+        ]
 
     def factor(self, batch: int) -> float:
         progress = batch / self.total

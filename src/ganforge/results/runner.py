@@ -55,8 +55,10 @@ def record_cost(run: Run, root: Path, wall: float, cpu: float, done: bool) -> No
     cost = json.loads(path.read_text()) if path.is_file() else {"wall_seconds": 0.0, "cpu_seconds": 0.0, "parts": 0}
     cost = {"wall_seconds": cost["wall_seconds"] + wall, "cpu_seconds": cost["cpu_seconds"] + cpu,
             "parts": cost["parts"] + 1, "finished": done}  # fmt: skip
-    if run.dir(root).is_dir():
-        path.write_text(json.dumps(cost) + "\n")
+    if run.dir(root).is_dir():  # written whole or not at all: a torn cost.json would stop every later table
+        partial = path.with_suffix(".json.part")
+        partial.write_text(json.dumps(cost) + "\n")
+        partial.replace(path)
 
 
 def execute(runs: Iterable[Run], root: Path, jobs: int = 1) -> list[Run]:
