@@ -70,3 +70,25 @@ def test_the_command_line_names_every_suite() -> None:
         sys.argv = ["ganforge-results", "--help"]
         main()
     assert set(SUITES) == {"digits", "modes", "ssl"}
+
+
+def test_label_spreading_gives_images_it_cannot_reach_their_nearest_labeled_images_label() -> None:
+    """One label per class (draw 0): sklearn's LabelSpreading leaves images outside every labeled part of the graph
+    with 0/0 probabilities, which its predict() turns into class 0; the baseline labels them by 1-NN instead."""
+    import warnings
+
+    import numpy as np
+    from sklearn.semi_supervised import LabelSpreading
+
+    from ganforge.results.ssl import classical, subsets
+
+    train_x, train_y, labeled, test_x, test_y = (t.numpy() for t in subsets(1, 0))
+    partial = np.full(len(train_y), -1)
+    partial[labeled] = train_y[labeled]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plain = LabelSpreading(kernel="knn", n_neighbors=7, max_iter=1000).fit(train_x, partial)
+        unreached = np.isnan(plain.predict_proba(test_x)).any(1)
+        plain_accuracy = float((plain.predict(test_x) == test_y).mean())
+    assert unreached.sum() > 0  # the case this handles occurs on the real data
+    assert classical(1, 0)["spreading"] > plain_accuracy

@@ -13,11 +13,13 @@ Each cell is mean ± std over the draws; the paired difference to the supervised
 
 import argparse
 import statistics
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
@@ -94,9 +96,19 @@ def classical(k: int | None, draw: int) -> dict[str, float]:
     pixels = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(train_x[labeled], train_y[labeled])
     partial = np.full(len(train_y), -1)
     partial[labeled] = train_y[labeled]
-    spreading = LabelSpreading(kernel="knn", n_neighbors=7, max_iter=1000).fit(train_x, partial)
+    with warnings.catch_warnings():  # its 0/0 for the points it cannot reach, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spreading = LabelSpreading(kernel="knn", n_neighbors=7, max_iter=1000).fit(train_x, partial)
+        spread = spreading.predict_proba(test_x)
+    predicted = spreading.classes_[np.nan_to_num(spread, nan=-1.0).argmax(1)]
+    # A test image in a part of the 7-neighbour graph that holds no labeled image gets no label spread to it (NaN
+    # probabilities, which sklearn's predict turns into class 0): give it its nearest labeled image's label instead
+    # (30-46 of 898 images in 3 of 5 one-label draws), so that the baseline is not handicapped by a 0/0.
+    unreached = ~np.isfinite(spread).all(1) | (np.nan_to_num(spread).sum(1) == 0)
+    nearest = KNeighborsClassifier(n_neighbors=1).fit(train_x[labeled], train_y[labeled]).predict(test_x)
+    predicted[unreached] = nearest[unreached]
     return {"pixels": float((pixels.predict(test_x) == test_y).mean()),
-            "spreading": float((spreading.predict(test_x) == test_y).mean())}  # fmt: skip
+            "spreading": float((predicted == test_y).mean())}  # fmt: skip
 
 
 @torch.no_grad()
