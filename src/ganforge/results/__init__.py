@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         if failed:
             sys.exit(f"{len(failed)} runs failed (their logs are in {root / 'logs'}); the table needs them all.")
     text = "\n".join(suite.table(args, root)) + "\n"
-    name = "results-validation.md" if vars(args).get("validation") else "results.md"  # never over the test table
+    name = suite.output_name(args) if hasattr(suite, "output_name") else "results.md"
     (root / name).write_text(text)
     print(text)
 

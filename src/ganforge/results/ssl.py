@@ -67,10 +67,15 @@ def runs(args: argparse.Namespace) -> list[Run]:
     return found
 
 
+def output_name(args: argparse.Namespace) -> str:
+    """A validation table never goes over the test table."""
+    return "results-validation.md" if args.validation else "results.md"
+
+
 def validation_table(args: argparse.Namespace, root: Path) -> list[str]:
     ks = LABELS_PER_CLASS[:-1]
     lines = [f"Digits, validation accuracy % on {args.validation} training images set aside (the test split not "
-             f"read), mean ± std over draws {', '.join(map(str, args.draws))}:", "",
+             f"measured), mean ± std over draws {', '.join(map(str, args.draws))}:", "",
              "| labels per class | " + " | ".join(count(k) for k in ks) + " |", "|---|" + "---|" * len(ks)]  # fmt: skip
     for label, run in (("supervised only", supervised_run), ("semi-supervised GAN", ssl_run)):
         cells = [mean_and([report(run(k, d, args.validation), root)["metrics"]["validation/accuracy"]
@@ -100,13 +105,13 @@ def classical(k: int | None, draw: int) -> dict[str, float]:
         warnings.simplefilter("ignore", RuntimeWarning)
         spreading = LabelSpreading(kernel="knn", n_neighbors=7, max_iter=1000).fit(train_x, partial)
         spread = spreading.predict_proba(test_x)
-    predicted = spreading.classes_[np.nan_to_num(spread, nan=-1.0).argmax(1)]
     # A test image in a part of the 7-neighbour graph that holds no labeled image gets no label spread to it (NaN
     # probabilities, which sklearn's predict turns into class 0): give it its nearest labeled image's label instead
-    # (30-46 of 898 images in 3 of 5 one-label draws), so that the baseline is not handicapped by a 0/0.
+    # (30-46 of 898 images in 3 of 5 one-label draws; a few others get infinite or all-zero ones), so that the baseline
+    # is not handicapped by a 0/0.
     unreached = ~np.isfinite(spread).all(1) | (np.nan_to_num(spread).sum(1) == 0)
     nearest = KNeighborsClassifier(n_neighbors=1).fit(train_x[labeled], train_y[labeled]).predict(test_x)
-    predicted[unreached] = nearest[unreached]
+    predicted = np.where(unreached, nearest, spreading.classes_[np.nan_to_num(spread, nan=-1.0).argmax(1)])
     return {"pixels": float((pixels.predict(test_x) == test_y).mean()),
             "spreading": float((predicted == test_y).mean())}  # fmt: skip
 
