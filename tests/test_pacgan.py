@@ -157,6 +157,17 @@ def test_the_pacgan_presets_are_pacgans_settings(tmp_path: Path) -> None:
         assert len(datamodule.train_dataloader()) == 1000 and trainer.max_epochs == 400  # 400,000 steps
 
 
+def test_the_ring8_recipe_is_pacgans_loop_with_its_four_changes_within_40000_steps(tmp_path: Path) -> None:
+    cfg = compose_config(tmp_path, "experiment=ring8")
+    gan, datamodule, trainer = build(cfg)
+    assert gan.simultaneous and gan.pack == 2 and datamodule.tuples == 2 and gan.generator_ema is not None
+    assert datamodule.batch_size == 400 and cfg.model.generator.hidden_dim == cfg.model.discriminator.hidden_dim == 128
+    assert any(type(c).__name__ == "LinearLRDecay" and c.start == 0.5 for c in trainer.callbacks)
+    datamodule.setup()
+    assert len(datamodule.train_dataloader()) * trainer.max_epochs == 40_000
+    assert cfg.callbacks.evaluation.monitor == "swd"
+
+
 def test_tuples_that_do_not_match_the_packing_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"data.tuples=2 but model.discriminator.pack=4"):
         build(compose_config(tmp_path, "experiment=pacgan_ring8", "model.discriminator.pack=4", "data.tuples=2"))

@@ -44,7 +44,7 @@ def fake_run(root: Path, run: Run, values: dict[str, float], cpu: float = 120.0)
 
 
 def test_the_mode_table_shows_published_rows_and_ours_as_mean_and_standard_error(tmp_path: Path) -> None:
-    args = modes.argparse.Namespace(seeds=[0, 1], reproduce_seeds=[0], reproduce_epochs=400)
+    args = modes.argparse.Namespace(data=["ring8", "grid25"], seeds=[0, 1], reproduce_seeds=[0], reproduce_epochs=400)
     for data in ("ring8", "grid25"):
         for seed, hq in ((0, 0.98), (1, 0.99)):
             fake_run(tmp_path, modes.recipe(data, seed), {"modes2.5k": 8, "hq2.5k": hq, "rkl2.5k": 0.01,
@@ -92,3 +92,30 @@ def test_label_spreading_gives_images_it_cannot_reach_their_nearest_labeled_imag
         plain_accuracy = float((plain.predict(test_x) == test_y).mean())
     assert unreached.sum() > 0  # the case this handles occurs on the real data
     assert classical(1, 0)["spreading"] > plain_accuracy
+
+
+def test_the_ssl_suite_gives_each_gan_run_and_its_supervised_baseline_the_same_batches() -> None:
+    import argparse
+
+    from ganforge.results.ssl import BATCHES, DEFAULT_BATCHES, runs
+
+    def epochs(run) -> str:
+        return next((o for o in run.overrides if o.startswith("trainer.max_epochs=")), "the preset's")
+
+    for validation in (None, 300):
+        args = argparse.Namespace(draws=[0, 1], labels=["1", "5", "10", "all"], validation=validation)
+        found = {run.dir(Path("r")).name: run for run in runs(args)}
+        gans = [name for name in found if name.startswith("ssl-")]
+        assert len(gans) == (4 if validation is None else 3) * 2  # every label set but all with a validation split
+        for name in gans:
+            baseline = found[name.replace("ssl-", "supervised-", 1)]
+            assert epochs(found[name]) == epochs(baseline)
+            assert "ssl.generator=false" in baseline.overrides and "ssl.generator=false" not in found[name].overrides
+        # as many batches on a validation split as on the test split: 899 or 599 training images, 200 per batch
+        per_epoch = 4 if validation is None else 2
+        one, five = (found[f"ssl-{k}{'' if validation is None else '-validation300'}-seed0"] for k in (1, 5))
+        assert epochs(one) == f"trainer.max_epochs={BATCHES[1] // per_epoch}"
+        assert epochs(five) == f"trainer.max_epochs={DEFAULT_BATCHES // per_epoch}"
+    assert epochs(five) == "trainer.max_epochs=3000" and DEFAULT_BATCHES == 6000  # the validation split's 2 per epoch
+    only_one = runs(argparse.Namespace(draws=[3], labels=["1"], validation=None))
+    assert sorted(run.name for run in only_one) == ["ssl-1", "supervised-1", "unsupervised"]

@@ -19,7 +19,7 @@ from ganforge.data.base import heldout_split
 from ganforge.data.semisupervised import SemiSupervisedData, balanced_subset
 from ganforge.losses import feature_matching_loss, real_fake_logit
 from ganforge.networks import NoisyMLPClassifier
-from ganforge.semisupervised import SemiSupervisedGAN
+from ganforge.semisupervised import SemiSupervisedGAN, class_entropy
 from ganforge.train import build, train
 from tests.conftest import FAST_EVAL, compose_config
 from tests.datafiles import write_mnist
@@ -36,6 +36,30 @@ def test_feature_matching_is_the_squared_distance_of_the_batch_means() -> None:
     real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean (2, 3)
     fake = torch.tensor([[0.0, 0.0], [2.0, 2.0]])  # mean (1, 1)
     assert feature_matching_loss(real, fake) == pytest.approx((1.0**2 + 2.0**2) / 2)
+
+
+def test_the_class_entropy_is_the_mean_entropy_of_the_softmax_in_nats() -> None:
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0], [math.log(3.0), 0.0, -100.0, -100.0]], dtype=torch.float64)
+    # uniform over 4: ln 4; (3/4, 1/4, ~0, ~0): -(3/4 ln 3/4 + 1/4 ln 1/4)
+    by_hand = (math.log(4.0) - (0.75 * math.log(0.75) + 0.25 * math.log(0.25))) / 2
+    assert class_entropy(logits).item() == pytest.approx(by_hand)
+
+
+def test_the_entropy_weight_adds_the_unlabeled_batchs_class_entropy_to_ds_loss() -> None:
+    torch.manual_seed(0)
+    classifier = NoisyMLPClassifier((1, 8, 8), 10, hidden_dims=(32, 16), input_noise=0.0, hidden_noise=0.0)
+    generator = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 8, 8)))
+    generator.latent_dim = 4
+    adam = functools.partial(torch.optim.Adam, lr=1e-3)
+    labeled, labels, unlabeled = torch.randn(6, 1, 8, 8), torch.arange(6), torch.randn(5, 1, 8, 8)
+    losses = {}
+    for weight in (0.0, 0.5):
+        gan = SemiSupervisedGAN(generator, classifier, adam, adam, entropy_weight=weight, classifier_ema_decay=None)
+        torch.manual_seed(1)  # the same fakes for both
+        losses[weight], scalars = gan.classifier_loss(labeled, labels, unlabeled)
+    assert "train/unlabeled_entropy" in scalars
+    expected = 0.5 * class_entropy(classifier(unlabeled))
+    assert (losses[0.5] - losses[0.0]).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def digits(**kwargs) -> SemiSupervisedData:

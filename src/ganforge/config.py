@@ -253,6 +253,7 @@ RULES: tuple[Rule, ...] = (
     _int("ssl.labeled_batch_size", 1, "100"),
     _non_negative("ssl.unsupervised_weight", "1.0"),
     _non_negative("ssl.supervised_weight", "1.0"),
+    _non_negative("ssl.entropy_weight", "1.0"),
     Rule("ssl.classifier_ema", "null (off) or a number in [0, 1)", "0.999", _optional(_fraction), ("abc", "1.5")),
     Rule(
         "ssl.validation_size",

@@ -7,7 +7,8 @@ class-balanced subset of the training split (``data/semisupervised.py``), stored
 Per batch:
 - D, a K-class classifier whose fake class has the fixed logit 0, so that its real/fake logit is
   ``log sum_k exp(l_k)`` (D(x) = Z / (Z + 1)), minimises the cross-entropy of the labeled batch plus
-  ``unsupervised_weight`` x the GAN loss of an unlabeled batch (real) against G's samples (fake);
+  ``unsupervised_weight`` x (the GAN loss of an unlabeled batch (real) against G's samples (fake), plus
+  ``entropy_weight`` x the mean entropy of D's class distributions on that unlabeled batch);
 - G minimises feature matching: the distance of the mean of D's last hidden features on a second unlabeled batch
   and on new samples.
 The classifier that is evaluated is an EMA of D's weights (``classifier``). Without G and with
@@ -43,6 +44,7 @@ class SemiSupervisedGAN(GAN):
         optimizer_d: OptimizerFactory,
         unsupervised_weight: float = 1.0,
         supervised_weight: float = 1.0,
+        entropy_weight: float = 0.0,
         classifier_ema_decay: float | None = 0.999,
         augment: Callable[[Tensor], Tensor] | None = None,
         ema_decay: float | None = None,
@@ -57,6 +59,7 @@ class SemiSupervisedGAN(GAN):
             ema_decay=ema_decay if generator is not None else None, ema_warmup=ema_warmup,
         )  # fmt: skip
         self.unsupervised_weight, self.supervised_weight = unsupervised_weight, supervised_weight
+        self.entropy_weight = entropy_weight
         self.classifier_ema = (
             averaged_generator(discriminator, classifier_ema_decay, ema_warmup) if classifier_ema_decay else None
         )
@@ -117,11 +120,16 @@ class SemiSupervisedGAN(GAN):
             return loss, scalars
         with torch.no_grad():
             fake = self.generate(self.sample_noise(len(unlabeled)))
-        real_logit, fake_logit = real_fake_logit(self.judge(unlabeled)), real_fake_logit(self.judge(fake))
+        real_classes = self.judge(unlabeled)
+        real_logit, fake_logit = real_fake_logit(real_classes), real_fake_logit(self.judge(fake))
         unsupervised = self.loss.discriminator(real_logit, fake_logit)
         scalars["train/unlabeled_loss"] = unsupervised.detach()
         # the share of unlabeled real images D calls real (D(x) > 1/2) and of G's samples it calls fake
         scalars["train/real_fake_accuracy"] = ((real_logit > 0).float().mean() + (fake_logit < 0).float().mean()) / 2
+        if self.entropy_weight:
+            entropy = class_entropy(real_classes)
+            scalars["train/unlabeled_entropy"] = entropy.detach()
+            unsupervised = unsupervised + self.entropy_weight * entropy
         return loss + self.unsupervised_weight * unsupervised, scalars
 
     def feature_matching_step(self, matched: Tensor, optimizer: Optimizer) -> Tensor:
@@ -138,3 +146,11 @@ class SemiSupervisedGAN(GAN):
 
     def _seen(self, samples: Tensor) -> Tensor:
         return samples if self.augment is None else self.augment(samples)
+
+
+def class_entropy(class_logits: Tensor) -> Tensor:
+    """The mean entropy of the class distributions softmax(l) over a batch (in nats): minimised on unlabeled images
+    it pushes D's class boundaries away from the data (Grandvalet & Bengio 2005; Dai et al. 2017 use it beside the
+    semi-supervised GAN's loss)."""
+    log_p = class_logits.log_softmax(dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1).mean()

@@ -115,6 +115,7 @@ def build_gan(cfg: DictConfig, datamodule: GANDataModule, speedups: bool | None 
             optimizer_d=instantiate(cfg.optim.discriminator),
             unsupervised_weight=cfg.ssl.unsupervised_weight,
             supervised_weight=cfg.ssl.supervised_weight,
+            entropy_weight=cfg.ssl.get("entropy_weight", 0.0),  # runs saved before the option had none
             classifier_ema_decay=cfg.ssl.classifier_ema,
             augment=augment,
             ema_decay=cfg.ema.decay,

@@ -38,7 +38,9 @@ STEPS_PER_EPOCH = 1000  # PacGAN: 100,000 tuples, 100 per batch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="of the recipe")
+    parser.add_argument("--data", nargs="+", default=list(REPRODUCED), choices=list(REPRODUCED),
+                        help="the mixtures to run and tabulate")  # fmt: skip
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4], help="of the recipe")
     parser.add_argument("--reproduce-seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--reproduce-epochs", type=int, default=400, help="400: PacGAN's 400,000 steps")
 
@@ -58,9 +60,9 @@ def recipe(data: str, seed: int) -> Run:
 
 
 def runs(args: argparse.Namespace) -> list[Run]:
-    found = [recipe(data, seed) for seed in args.seeds for data in REPRODUCED]
+    found = [recipe(data, seed) for seed in args.seeds for data in args.data]
     found += [reproduction(data, m, args.reproduce_epochs, seed) for seed in args.reproduce_seeds
-              for data, degrees in REPRODUCED.items() for m in degrees]  # fmt: skip
+              for data in args.data for m in REPRODUCED[data]]  # fmt: skip
     return found
 
 
@@ -75,7 +77,7 @@ def row(title: str, runs_: list[Run], root: Path, prefix: str = "val/") -> str:
     undefined = sum(v != v for v in rkl)  # no high-quality sample: reverse KL undefined
     steps = report(runs_[0], root)["step"]
     minutes = [cost(run, root)["cpu_seconds"] / 60 for run in runs_]
-    spent = "-" if prefix == "floor/" else f"{steps:,} | {mean_and(minutes, digits=1)}"
+    spent = "- | -" if prefix == "floor/" else f"{steps:,} | {mean_and(minutes, digits=1)}"
     return (f"| {title} | {mean_and(modes, 'se', 1)} | {mean_and(hq, 'se', 1, 100)} | {mean_and(rkl, 'se', 3)}"
             f"{f' ({undefined} undefined)' if undefined else ''} | {mean_and(fifth, 'se', 1)} | {len(runs_)} | "
             f"{spent} |")  # fmt: skip
@@ -83,7 +85,8 @@ def row(title: str, runs_: list[Run], root: Path, prefix: str = "val/") -> str:
 
 def table(args: argparse.Namespace, root: Path) -> list[str]:
     lines = []
-    for data, degrees in REPRODUCED.items():
+    for data in args.data:
+        degrees = REPRODUCED[data]
         total = 8 if data == "ring8" else 25
         header = (f"| {data}, PacGAN's protocol | modes (of {total}) | high-quality % | reverse KL | modes with 1/5 of "
                   "their share | runs | steps | CPU-min per run |")  # fmt: skip

@@ -12,6 +12,7 @@ Each cell is mean ± std over the draws; the paired difference to the supervised
 """
 
 import argparse
+import math
 import statistics
 import warnings
 from pathlib import Path
@@ -28,10 +29,25 @@ from ganforge.results.runner import Run, cost, mean_and, report
 
 LABELS_PER_CLASS = (1, 5, 10, None)  # None: every training label
 PRESET = ("experiment=ssl_digits",)
+# Training length in batches (each: a labeled batch and two unlabeled batches of 100), the same for a run on the test
+# split and for one on a validation split, whose smaller training set has fewer batches per epoch: the preset's
+# 6,000, and longer where the labels are fewest (chosen on validation: see the README).
+BATCHES = {1: 12_000}
+DEFAULT_BATCHES = 6_000
+TRAINING_IMAGES, UNLABELED_PER_BATCH = 899, 200  # the digits preset's training split; two unlabeled batches of 100
+
+
+def epochs(k: int | None, validation: int | None = None) -> int:
+    """``trainer.max_epochs`` for ``BATCHES`` (or the default) on the training images left after ``validation``."""
+    per_epoch = (TRAINING_IMAGES - (validation or 0)) // UNLABELED_PER_BATCH
+    return math.ceil(BATCHES.get(k, DEFAULT_BATCHES) / per_epoch)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    counts = ["1", "5", "10", "all"]
+    parser.add_argument("--labels", nargs="+", default=counts, choices=counts, metavar="K",
+                        help="labels per class to run (1 5 10 all; a validation table leaves out all)")  # fmt: skip
     parser.add_argument("--validation", type=int, default=None, metavar="N",
                         help="measure N training images set aside instead of the test split (for choosing settings; "
                         "use other --draws than the reported ones); only the GAN and supervised rows")  # fmt: skip
@@ -45,7 +61,8 @@ def ssl_run(k: int | None, draw: int, validation: int | None = None) -> Run:
     split = () if validation is None else (f"ssl.validation_size={validation}",)
     name = f"ssl-{count(k)}" + ("" if validation is None else f"-validation{validation}")
     labels = f"ssl.labels_per_class={'null' if k is None else k}"
-    return Run(name, (*PRESET, labels, f"ssl.draw={draw}", *split), draw)
+    length = f"trainer.max_epochs={epochs(k, validation)}"
+    return Run(name, (*PRESET, labels, f"ssl.draw={draw}", length, *split), draw)
 
 
 def supervised_run(k: int | None, draw: int, validation: int | None = None) -> Run:
@@ -58,9 +75,14 @@ def unsupervised_run(seed: int) -> Run:
     return Run("unsupervised", (*PRESET, "ssl.supervised_weight=0"), seed)
 
 
+def chosen(args: argparse.Namespace) -> list[int | None]:
+    """The labels-per-class values ``--labels`` picks (every label, None, only on the test split)."""
+    return [k for k in LABELS_PER_CLASS if count(k) in args.labels and (k is not None or not args.validation)]
+
+
 def runs(args: argparse.Namespace) -> list[Run]:
     found = [] if args.validation else [unsupervised_run(draw) for draw in args.draws]
-    for k in LABELS_PER_CLASS[:-1] if args.validation else LABELS_PER_CLASS:
+    for k in chosen(args):
         found += [
             run for d in args.draws for run in (ssl_run(k, d, args.validation), supervised_run(k, d, args.validation))
         ]
@@ -73,7 +95,7 @@ def output_name(args: argparse.Namespace) -> str:
 
 
 def validation_table(args: argparse.Namespace, root: Path) -> list[str]:
-    ks = LABELS_PER_CLASS[:-1]
+    ks = chosen(args)
     lines = [f"Digits, validation accuracy % on {args.validation} training images set aside (the test split not "
              f"measured), mean ± std over draws {', '.join(map(str, args.draws))}:", "",
              "| labels per class | " + " | ".join(count(k) for k in ks) + " |", "|---|" + "---|" * len(ks)]  # fmt: skip
@@ -138,7 +160,7 @@ def accuracy(run: Run, root: Path) -> float:
 def table(args: argparse.Namespace, root: Path) -> list[str]:
     if args.validation:
         return validation_table(args, root)
-    ks = [count(k) for k in LABELS_PER_CLASS]
+    ks = [count(k) for k in chosen(args)]
     lines = [
         f"Digits, test accuracy % on the 898 test images at the last step, mean ± std over label draws "
         f"{', '.join(map(str, args.draws))} (the same labeled subsets for every method):",
@@ -146,8 +168,17 @@ def table(args: argparse.Namespace, root: Path) -> list[str]:
         "| labels per class | " + " | ".join(ks) + " |",
         "|---|" + "---|" * len(ks),
     ]
-    cells: dict[str, list[str]] = {name: [] for name in ("pixels", "spreading", "probe", "supervised", "ssl", "diff")}
-    for k in LABELS_PER_CLASS:
+    names = {
+        "pixels": "logistic regression on pixels",
+        "spreading": "LabelSpreading (kNN, 7 neighbours)",
+        "probe": "linear probe of an unsupervised GAN's D (same networks, no labels)",
+        "supervised": "supervised only (same network, labels and steps)",
+        "ssl": "semi-supervised GAN (`experiment=ssl_digits`)",
+        "diff": "semi-supervised GAN - supervised only, paired by draw",
+        "diff_spreading": "semi-supervised GAN - LabelSpreading, paired by draw",
+    }
+    cells: dict[str, list[str]] = {name: [] for name in names}
+    for k in chosen(args):
         by_draw = [classical(k, d) for d in args.draws]
         cells["pixels"].append(mean_and([r["pixels"] for r in by_draw], digits=1, scale=100))
         cells["spreading"].append(mean_and([r["spreading"] for r in by_draw], digits=1, scale=100))
@@ -157,19 +188,12 @@ def table(args: argparse.Namespace, root: Path) -> list[str]:
         cells["supervised"].append(mean_and(supervised, digits=1, scale=100))
         cells["ssl"].append(mean_and(ssl, digits=1, scale=100))
         cells["diff"].append(mean_and([a - b for a, b in zip(ssl, supervised, strict=True)], digits=1, scale=100))
-    names = {
-        "pixels": "logistic regression on pixels",
-        "spreading": "LabelSpreading (kNN, 7 neighbours)",
-        "probe": "linear probe of an unsupervised GAN's D (same networks, no labels)",
-        "supervised": "supervised only (same network, labels and steps)",
-        "ssl": "semi-supervised GAN (`experiment=ssl_digits`)",
-        "diff": "semi-supervised GAN - supervised only, paired by draw",
-    }
+        spread = [r["spreading"] for r in by_draw]
+        cells["diff_spreading"].append(mean_and([a - b for a, b in zip(ssl, spread, strict=True)], digits=1, scale=100))
     lines += [f"| {names[name]} | " + " | ".join(values) + " |" for name, values in cells.items()]
-    minutes = {
-        name: statistics.mean(cost(run(k, d), root)["cpu_seconds"] / 60 for k in LABELS_PER_CLASS for d in args.draws)
-        for name, run in (("ssl", ssl_run), ("supervised", supervised_run))
-    }
-    lines += ["", f"CPU-minutes per run: semi-supervised GAN {minutes['ssl']:.2f}, supervised only "
-              f"{minutes['supervised']:.2f} (process start-up included)."]  # fmt: skip
+    for title, run in (("semi-supervised GAN", ssl_run), ("supervised only", supervised_run)):
+        minutes = [statistics.mean(cost(run(k, d), root)["cpu_seconds"] / 60 for d in args.draws) for k in chosen(args)]
+        lines.append(f"| CPU-minutes per run, {title} | " + " | ".join(f"{m:.2f}" for m in minutes) + " |")
+    batches = ", ".join(f"{count(k)} label{'s' if k != 1 else ''} per class {BATCHES[k]:,}" for k in BATCHES)
+    lines += ["", f"{DEFAULT_BATCHES:,} batches per run ({batches}); CPU-minutes include process start-up."]
     return lines
