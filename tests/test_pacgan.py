@@ -157,7 +157,7 @@ def test_the_pacgan_presets_are_pacgans_settings(tmp_path: Path) -> None:
         assert len(datamodule.train_dataloader()) == 1000 and trainer.max_epochs == 400  # 400,000 steps
 
 
-def test_the_ring8_recipe_is_pacgans_loop_with_its_four_changes_within_40000_steps(tmp_path: Path) -> None:
+def test_the_ring8_recipe_is_pacgans_loop_with_its_changes_within_40000_steps(tmp_path: Path) -> None:
     cfg = compose_config(tmp_path, "experiment=ring8")
     gan, datamodule, trainer = build(cfg)
     assert gan.simultaneous and gan.pack == 2 and datamodule.tuples == 2 and gan.generator_ema is not None

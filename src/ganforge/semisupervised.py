@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.distributions import Categorical
 from torch.optim import Optimizer
 
 from ganforge.ema import averaged_generator
@@ -152,5 +153,4 @@ def class_entropy(class_logits: Tensor) -> Tensor:
     """The mean entropy of the class distributions softmax(l) over a batch (in nats): minimised on unlabeled images
     it pushes D's class boundaries away from the data (Grandvalet & Bengio 2005; Dai et al. 2017 use it beside the
     semi-supervised GAN's loss)."""
-    log_p = class_logits.log_softmax(dim=1)
-    return -(log_p.exp() * log_p).sum(dim=1).mean()
+    return Categorical(logits=class_logits).entropy().mean()

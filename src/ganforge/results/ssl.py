@@ -12,6 +12,7 @@ Each cell is mean ± std over the draws; the paired difference to the supervised
 """
 
 import argparse
+import functools
 import math
 import statistics
 import warnings
@@ -34,12 +35,22 @@ PRESET = ("experiment=ssl_digits",)
 # 6,000, and longer where the labels are fewest (chosen on validation: see the README).
 BATCHES = {1: 12_000}
 DEFAULT_BATCHES = 6_000
-TRAINING_IMAGES, UNLABELED_PER_BATCH = 899, 200  # the digits preset's training split; two unlabeled batches of 100
+UNLABELED_PER_BATCH = 200  # the presets' two unlabeled batches of data.batch_size=100
+
+
+@functools.cache
+def training_images() -> int:
+    """The digits preset's training split (899 images)."""
+    from ganforge.data import DigitsDataModule
+
+    data = DigitsDataModule(image_size=8, holdout_fraction=0.5)
+    data.setup("fit")
+    return len(data.train_set)
 
 
 def epochs(k: int | None, validation: int | None = None) -> int:
     """``trainer.max_epochs`` for ``BATCHES`` (or the default) on the training images left after ``validation``."""
-    per_epoch = (TRAINING_IMAGES - (validation or 0)) // UNLABELED_PER_BATCH
+    per_epoch = (training_images() - (validation or 0)) // UNLABELED_PER_BATCH
     return math.ceil(BATCHES.get(k, DEFAULT_BATCHES) / per_epoch)
 
 
