@@ -16,7 +16,7 @@ from ganforge.data.toy import TupleSamples
 from ganforge.errors import ConfigError
 from ganforge.gan import GAN
 from ganforge.losses import nonsaturating, rpgan
-from ganforge.networks import BatchNormMLPGenerator, Maxout, MaxoutDiscriminator
+from ganforge.networks import BatchNormMLPGenerator, DiscreteCode, Maxout, MaxoutDiscriminator
 from ganforge.perf import FastMaxout, fast_maxout
 from ganforge.train import build
 from tests.conftest import compose_config
@@ -49,6 +49,30 @@ def test_maxout_discriminator_takes_m_samples_and_has_pacgans_layers(m: int) -> 
     linears = [layer for layer in d.modules() if isinstance(layer, nn.Linear)]
     assert [(x.in_features, x.out_features) for x in linears] == [(2 * m, 1000), (200, 1000), (200, 1000), (200, 1)]
     assert not any(isinstance(layer, (nn.BatchNorm1d, nn.Dropout)) for layer in d.modules())
+
+
+def test_discrete_code_is_the_one_hot_of_the_argmax_and_keeps_the_rest() -> None:
+    z = torch.tensor([[0.1, 2.0, -1.0, 0.5, -0.3], [3.0, -2.0, 1.0, -0.5, 0.7]])
+    expected = torch.tensor([[0.0, 1.0, 0.0, 0.5, -0.3], [1.0, 0.0, 0.0, -0.5, 0.7]])
+    assert torch.equal(DiscreteCode(3)(z), expected)
+    expected[:, :3] *= 4
+    assert torch.equal(DiscreteCode(3, scale=4.0)(z), expected)
+
+
+def test_discrete_code_of_gaussian_z_is_uniform_over_the_codes() -> None:
+    codes = DiscreteCode(25)(torch.randn(200_000, 27, generator=torch.Generator().manual_seed(0)))[:, :25]
+    share = codes.mean(dim=0)  # each 1/25 = 0.04; binomial std sqrt(0.04 * 0.96 / 200000) = 0.00044
+    assert torch.allclose(share, torch.full((25,), 0.04), atol=0.002)
+    assert torch.equal(codes.sum(dim=1), torch.ones(200_000))
+
+
+def test_batchnorm_generator_with_codes_reads_the_code_and_the_continuous_rest() -> None:
+    g = BatchNormMLPGenerator((2,), latent_dim=27, hidden_dim=16, codes=25)
+    assert isinstance(g.net[0], DiscreteCode) and g.net[1].in_features == 27
+    assert g(torch.randn(10, 27)).shape == (10, 2)
+    for latent_dim, codes in ((25, 25), (3, 1)):
+        with pytest.raises(ValueError, match="codes="):
+            BatchNormMLPGenerator((2,), latent_dim=latent_dim, codes=codes)
 
 
 def test_batchnorm_generator_is_bias_free_with_blocks_batchnorm_and_a_linear_output() -> None:
@@ -165,6 +189,20 @@ def test_the_ring8_recipe_is_pacgans_loop_with_its_changes_within_40000_steps(tm
     assert any(type(c).__name__ == "LinearLRDecay" and c.start == 0.5 for c in trainer.callbacks)
     datamodule.setup()
     assert len(datamodule.train_dataloader()) * trainer.max_epochs == 40_000
+    assert cfg.callbacks.evaluation.monitor == "swd"
+
+
+def test_the_grid25_recipe_is_the_ring8_recipe_with_a_discrete_code_and_a_wider_d(tmp_path: Path) -> None:
+    cfg = compose_config(tmp_path, "experiment=grid25")
+    gan, datamodule, trainer = build(cfg)
+    assert cfg.data.name == "grid25" and gan.simultaneous and gan.pack == 2 and datamodule.tuples == 2
+    assert gan.generator_ema is not None and datamodule.batch_size == 400
+    code = gan.generator.net[0]
+    assert isinstance(code, DiscreteCode) and (code.codes, code.scale) == (25, 4.0)
+    assert gan.latent_dim == 27 and cfg.model.generator.hidden_dim == 128 and cfg.model.discriminator.hidden_dim == 256
+    assert any(type(c).__name__ == "LinearLRDecay" and c.start == 0.5 for c in trainer.callbacks)
+    datamodule.setup()
+    assert len(datamodule.train_dataloader()) * trainer.max_epochs == 20_000
     assert cfg.callbacks.evaluation.monitor == "swd"
 
 

@@ -6,7 +6,16 @@ Every generator exposes ``latent_dim`` and ``out_shape``; every discriminator de
 
 from ganforge.networks.classifier import GaussianNoise, NoisyMLPClassifier
 from ganforge.networks.dcgan import DCGANDiscriminator, DCGANGenerator
-from ganforge.networks.layers import Discriminator, Maxout, MinibatchStd, apply_spectral_norm, normal_init, pack, unpack
+from ganforge.networks.layers import (
+    DiscreteCode,
+    Discriminator,
+    Maxout,
+    MinibatchStd,
+    apply_spectral_norm,
+    normal_init,
+    pack,
+    unpack,
+)
 from ganforge.networks.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.networks.pacgan import BatchNormMLPGenerator, MaxoutDiscriminator
 from ganforge.networks.resnet import ResNetDiscriminator, ResNetGenerator
@@ -15,6 +24,7 @@ __all__ = [
     "BatchNormMLPGenerator",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "DiscreteCode",
     "Discriminator",
     "GaussianNoise",
     "MLPDiscriminator",

@@ -58,6 +58,32 @@ class Maxout(nn.Module):
         return self.linear(x).view(x.shape[0], self.pieces, -1).amax(dim=1)
 
 
+class DiscreteCode(nn.Module):
+    """z (N, D) -> (N, D): the first ``codes`` coordinates replaced by ``scale`` x the one-hot of their argmax, the
+    rest kept.
+
+    The argmax of K independent N(0, 1) coordinates is uniform over the K codes, so a generator that reads z
+    through this layer draws from a mixture of K continuous latents while its prior stays z ~ N(0, I): sampling,
+    EMA, checkpoints and evaluation are unchanged. A continuous G maps the connected Gaussian onto a disconnected
+    target only through "bridges" of samples between the modes (Khayatkhoei et al. 2018, Issenhuth et al. 2022);
+    with a discrete code each code's samples can sit in one mode instead. ``scale`` sets how much the code weighs
+    beside the continuous coordinates (each N(0, 1)) in the first layer: Adam moves every weight by about its learning
+    rate per step, so the code's share of G's first-layer input grows with it.
+    """
+
+    def __init__(self, codes: int, scale: float = 1.0) -> None:
+        super().__init__()
+        if codes < 2 or not scale > 0:
+            raise ValueError(f"a discrete code needs at least 2 values and a scale > 0, got codes={codes}, "
+                             f"scale={scale}")  # fmt: skip
+        self.codes, self.scale = codes, scale
+
+    def forward(self, z: Tensor) -> Tensor:
+        head, rest = z[:, : self.codes], z[:, self.codes :]
+        one_hot = torch.nn.functional.one_hot(head.argmax(dim=1), self.codes).to(z.dtype)
+        return torch.cat([self.scale * one_hot, rest], dim=1)
+
+
 def normal_init(module: nn.Module, std: float) -> nn.Module:
     """Every Linear and Conv weight ~ N(0, std^2) and its bias 0 (DCGAN's and PacGAN's initialisation), in place;
     normalisation layers keep scale 1 and shift 0."""

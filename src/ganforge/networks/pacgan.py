@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator, Maxout, normal_init
+from ganforge.networks.layers import DiscreteCode, Discriminator, Maxout, normal_init
 
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus}
 OUTPUTS = {"linear": nn.Identity, "tanh": nn.Tanh}
@@ -25,7 +25,9 @@ class BatchNormMLPGenerator(nn.Module):
 
     Hidden layers are Linear without bias (BatchNorm's shift replaces it), BatchNorm with Blocks' ``eps`` (1e-4)
     and running averages updated as ``0.95 running + 0.05 batch`` (``momentum`` 0.05), then ReLU (``activation``;
-    the semi-supervised GAN's G uses softplus, as Salimans et al. did).
+    the semi-supervised GAN's G uses softplus, as Salimans et al. did). With ``codes`` = K > 0 the first K
+    coordinates of z are read as a discrete code, the one-hot of their argmax (``DiscreteCode``: uniform over the K
+    codes, times ``code_scale``), and the other ``latent_dim - K`` stay continuous; z is still drawn from N(0, I).
     """
 
     def __init__(
@@ -39,6 +41,8 @@ class BatchNormMLPGenerator(nn.Module):
         init_std: float | None = 0.02,
         activation: str = "relu",
         output_activation: str = "linear",
+        codes: int = 0,
+        code_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if min(latent_dim, hidden_dim, num_layers) < 1:
@@ -47,9 +51,13 @@ class BatchNormMLPGenerator(nn.Module):
         if activation not in ACTIVATIONS or output_activation not in OUTPUTS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} and output_activation one of "
                              f"{sorted(OUTPUTS)}, got {activation!r} and {output_activation!r}")  # fmt: skip
+        if codes and not 2 <= codes < latent_dim:
+            raise ValueError(f"codes={codes} needs 2 <= codes < latent_dim={latent_dim}: the first {codes} "
+                             f"coordinates of z pick the code and at least one stays continuous (for example "
+                             f"latent_dim={max(codes, 2) + 2})")  # fmt: skip
         self.latent_dim = latent_dim
         self.out_shape = tuple(int(s) for s in out_shape)
-        layers: list[nn.Module] = []
+        layers: list[nn.Module] = [DiscreteCode(codes, code_scale)] if codes else []
         for i in range(num_layers):
             layers += [
                 nn.Linear(latent_dim if i == 0 else hidden_dim, hidden_dim, bias=False),
