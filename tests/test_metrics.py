@@ -126,7 +126,7 @@ def test_unknown_metric_names_are_a_config_error() -> None:
         Evaluation().prepare(GaussianMixtureDataModule(ring_centers(), STD, num_samples=100, metrics=["nope"]))
 
 
-def test_mode_spread_is_one_minus_the_3_std_trim_for_the_data_and_zero_for_point_masses() -> None:
+def test_mode_spread_is_0_974_for_the_data_zero_for_point_masses_and_ignores_off_mode_samples() -> None:
     centers, std = grid_centers(), 0.05
     at_offset = mode_metrics(on_modes(centers, [4] * 25, offset=2.0), centers, STD)
     assert at_offset.spread == pytest.approx(2 / math.sqrt(2))  # every sample 2 std from its mode
@@ -134,7 +134,9 @@ def test_mode_spread_is_one_minus_the_3_std_trim_for_the_data_and_zero_for_point
     data = centers[torch.arange(25).repeat(4000)] + std * torch.randn(
         100_000, 2, generator=torch.Generator().manual_seed(0)
     )
-    # a 2-D Gaussian cut at radius 3 std: E[r^2 | r < 3] = 2 - 9 e^-4.5 / (1 - e^-4.5), over 2 -> sqrt = 0.9685
+    # a 2-D Gaussian cut at radius 3 std: E[r^2 | r < 3] = 2 - 9 e^-4.5 / (1 - e^-4.5), over 2 -> sqrt = 0.9744
     expected = math.sqrt((2 - 9 * math.exp(-4.5) / (1 - math.exp(-4.5))) / 2)
     assert mode_metrics(data, centers, std).spread == pytest.approx(expected, abs=0.005)
     assert math.isnan(mode_metrics(torch.full((3, 2), 9.0), centers, std).spread)
+    with_strays = torch.cat([on_modes(centers, [4] * 25, offset=2.0), on_modes(centers, [4] * 25, offset=3.5)])
+    assert mode_metrics(with_strays, centers, STD).spread == pytest.approx(at_offset.spread)  # 3.5 std: not HQ

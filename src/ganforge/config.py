@@ -106,6 +106,10 @@ def _limit_batches(value: Any) -> bool:
     return (_is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
 
 
+def _code_count(value: Any) -> bool:
+    return _is_int(value) and (value == 0 or value >= 2)
+
+
 def _devices(value: Any) -> bool:
     return (_is_int(value) and value >= 1) or value == "auto"
 
@@ -235,6 +239,8 @@ RULES: tuple[Rule, ...] = (
     _int("model.generator.hidden_dim", 1, "400"),
     _enum("model.generator.activation", ("relu", "softplus"), "relu", "sigmoid"),
     _int("model.generator.num_layers", 1, "4"),
+    Rule("model.generator.codes", "0 (no code) or an integer >= 2", "25", _code_count, ("abc", "1")),
+    _positive("model.generator.code_scale", "4"),
     _positive("model.generator.bn_eps", "1e-4"),
     Rule("model.generator.bn_momentum", "a number in (0, 1]", "0.05", _unit_interval, ("abc", "1.5")),
     _int("model.discriminator.hidden_dim", 1, "200"),

@@ -73,8 +73,8 @@ class DiscreteCode(nn.Module):
 
     def __init__(self, codes: int, scale: float = 1.0) -> None:
         super().__init__()
-        if codes < 2 or not scale > 0:
-            raise ValueError(f"a discrete code needs at least 2 values and a scale > 0, got codes={codes}, "
+        if codes < 2 or not (scale > 0 and math.isfinite(scale)):
+            raise ValueError(f"a discrete code needs at least 2 values and a finite scale > 0, got codes={codes}, "
                              f"scale={scale}")  # fmt: skip
         self.codes, self.scale = codes, scale
 
