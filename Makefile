@@ -12,6 +12,9 @@ DEPS_STAMP := $(VENV)/.ganforge-deps-$(DEPS_HASH)
 PROJECT_STAMP := $(VENV)/.ganforge-project-$(PROJECT_HASH)
 ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers: two single-thread workers use a 2-core machine (tests/conftest.py pins one thread each);
+# TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= 2
 
 .PHONY: install train test lint tensorboard clean-venv
 
@@ -37,7 +40,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 tensorboard: install
 	$(VENV)/bin/tensorboard --logdir outputs --host localhost --port 6006

@@ -1,14 +1,23 @@
 """Shared fixtures: compose the real config once per test and shrink it to a run of seconds."""
 
 import os
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from ganforge.train import CONFIG_DIR
+
+# One thread in this process and in the runs tests start (OMP_NUM_THREADS is inherited): results of trained networks
+# do not depend on the machine's core count (reductions split by thread differ in rounding), and `make test`'s two
+# pytest-xdist workers use two cores, no more. Set before any fixture, session-scoped ones included, trains anything.
+torch.set_num_threads(1)
+os.environ["OMP_NUM_THREADS"] = "1"
 
 # Evaluation at test scale: an evaluator network of a few steps, one probe draw, few KID subsets.
 FAST_EVAL = ("metrics.evaluator.steps=20", "metrics.probe_draws=1", "metrics.kid_subsets=10")
@@ -36,6 +45,17 @@ def evaluator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("GANFORGE_CACHE", None)
     else:
         os.environ["GANFORGE_CACHE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def same_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the same global random state, whatever ran before it (and in whichever pytest-xdist
+    worker): a test's outcome must not depend on test order."""
+    for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS"):  # left in os.environ by Lightning's seed_everything
+        monkeypatch.delenv(name, raising=False)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
 
 
 @pytest.fixture(autouse=True)

@@ -126,17 +126,28 @@ def test_unknown_metric_names_are_a_config_error() -> None:
         Evaluation().prepare(GaussianMixtureDataModule(ring_centers(), STD, num_samples=100, metrics=["nope"]))
 
 
-def test_mode_spread_is_0_974_for_the_data_zero_for_point_masses_and_ignores_off_mode_samples() -> None:
+def test_mode_spread_is_0_974_for_the_data_zero_for_point_masses_anywhere_and_ignores_off_mode_samples() -> None:
     centers, std = grid_centers(), 0.05
     at_offset = mode_metrics(on_modes(centers, [4] * 25, offset=2.0), centers, STD)
-    assert at_offset.spread == pytest.approx(2 / math.sqrt(2))  # every sample 2 std from its mode
+    assert at_offset.spread == 0.0  # point masses 2 std off-centre: no spread ...
+    assert at_offset.offset == pytest.approx(2 / math.sqrt(2))  # ... and each mode 2 std (over sqrt(2) std) off
     assert mode_metrics(on_modes(centers, [4] * 25), centers, std).spread == 0.0
-    data = centers[torch.arange(25).repeat(4000)] + std * torch.randn(
-        100_000, 2, generator=torch.Generator().manual_seed(0)
-    )
+    noise = std * torch.randn(100_000, 2, generator=torch.Generator().manual_seed(0))
+    data = centers[torch.arange(25).repeat(4000)] + noise
     # a 2-D Gaussian cut at radius 3 std: E[r^2 | r < 3] = 2 - 9 e^-4.5 / (1 - e^-4.5), over 2 -> sqrt = 0.9744
     expected = math.sqrt((2 - 9 * math.exp(-4.5) / (1 - math.exp(-4.5))) / 2)
-    assert mode_metrics(data, centers, std).spread == pytest.approx(expected, abs=0.005)
+    report = mode_metrics(data, centers, std)
+    assert report.spread == pytest.approx(expected, abs=0.005)
+    assert report.offset < 0.03  # 4,000 samples per mode: means ~0.016 (over sqrt(2) std) off the centres
+    shifted = mode_metrics(data + torch.tensor([std, 0.0]), centers, std)  # the same modes, 1 std to the side
+    # 1 std is 1/sqrt(2) in these units; the 3-std cut about the true centre trims the far side and pulls the means back
+    assert 0.6 < shifted.offset < 1 / math.sqrt(2) and shifted.spread < expected
+    old_definition = (data - centers[torch.arange(25).repeat(4000)]).norm(dim=1)  # RMS distance to the centre
+    hq = old_definition < 3 * std
+    assert report.spread**2 + report.offset**2 == pytest.approx(
+        float(old_definition[hq].square().mean() / (2 * std**2)), rel=1e-3
+    )  # the two parts add up (up to the one degree of freedom per mode)
     assert math.isnan(mode_metrics(torch.full((3, 2), 9.0), centers, std).spread)
     with_strays = torch.cat([on_modes(centers, [4] * 25, offset=2.0), on_modes(centers, [4] * 25, offset=3.5)])
-    assert mode_metrics(with_strays, centers, STD).spread == pytest.approx(at_offset.spread)  # 3.5 std: not HQ
+    strays = mode_metrics(with_strays, centers, STD)  # 3.5 std: not high quality, not counted
+    assert (strays.spread, strays.offset) == (0.0, pytest.approx(at_offset.offset))

@@ -87,6 +87,17 @@ def test_batchnorm_generator_is_bias_free_with_blocks_batchnorm_and_a_linear_out
     assert g(z).shape == (100, 2) and g.eval()(z * 50).abs().max() > 0  # eval mode: running statistics
 
 
+def test_without_batchnorm_the_generator_has_biases_and_a_sample_ignores_its_batch() -> None:
+    g = BatchNormMLPGenerator((2,), latent_dim=4, hidden_dim=16, init_std=None, batch_norm=False)
+    linears = [layer for layer in g.modules() if isinstance(layer, nn.Linear)]
+    assert [x.bias is not None for x in linears] == [True] * 5
+    assert not any(isinstance(layer, nn.BatchNorm1d) for layer in g.modules())
+    z = torch.randn(8, 4)
+    with torch.no_grad():  # training mode: the first sample alone, with others (up to the kernels' rounding), and
+        assert torch.allclose(g.train()(z[:1]), g(z)[:1], rtol=1e-5, atol=1e-7)  # in eval mode are the same
+        assert torch.equal(g(z), g.eval()(z)) and g(z).abs().min() > 0
+
+
 def test_weights_are_normal_with_std_002_and_biases_zero() -> None:
     torch.manual_seed(0)
     g, d = BatchNormMLPGenerator((2,)), MaxoutDiscriminator((2,))

@@ -63,11 +63,11 @@ def test_mean_and_spread() -> None:
     assert mean_and([float("nan")]) == "-" and mean_and([0.5], scale=100, digits=1) == "50.0"
 
 
-def test_the_command_line_names_every_suite() -> None:
+def test_the_command_line_names_every_suite(monkeypatch: pytest.MonkeyPatch) -> None:
     from ganforge.results import SUITES, main
 
+    monkeypatch.setattr(sys, "argv", ["ganforge-results", "--help"])
     with pytest.raises(SystemExit):
-        sys.argv = ["ganforge-results", "--help"]
         main()
     assert set(SUITES) == {"digits", "modes", "ssl"}
 

@@ -118,8 +118,9 @@ def test_cutout_zeros_one_square() -> None:
 
 def test_brightness_shifts_each_sample_by_one_constant() -> None:
     x = torch.randn(5, 3, 4, 4)
-    shift = brightness(x) - x
-    assert torch.allclose(shift, shift[:, :1, :1, :1].expand_as(shift)) and shift.abs().max() <= 0.5
+    shift = brightness(x) - x  # (x + c) - x is c up to x's rounding (~1e-7), whatever c's size: an absolute tolerance
+    assert torch.allclose(shift, shift[:, :1, :1, :1].expand_as(shift), rtol=0, atol=1e-6)
+    assert shift.abs().max() <= 0.5
 
 
 def test_unknown_policy_is_refused() -> None:
@@ -156,14 +157,17 @@ def test_minibatch_std_appends_the_group_std() -> None:
     assert same.shape == (4, 6) and same[:, 5].max() < 1e-3  # identical samples: no spread
 
 
-@pytest.mark.parametrize("layer", [nn.Linear(20, 30), nn.Conv2d(3, 8, 3)], ids=["linear", "conv"])
-def test_spectral_norm_makes_the_largest_singular_value_one(layer: nn.Module) -> None:
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_spectral_norm_makes_the_largest_singular_value_one(kind: str) -> None:
+    # The layer is built here, after seeding: built at collection time its spectrum depended on whatever drew from
+    # the global RNG first, and for some draws 30 power iterations (error ~ (s2/s1)^(2k)) left it 3.5% off.
     torch.manual_seed(0)
+    layer = nn.Linear(20, 30) if kind == "linear" else nn.Conv2d(3, 8, 3)
     with torch.no_grad():
         layer.weight.mul_(10)
     model = apply_spectral_norm(nn.Sequential(layer))
-    x = torch.randn(2, 20) if isinstance(layer, nn.Linear) else torch.randn(2, 3, 8, 8)
-    for _ in range(30):  # each training-mode forward runs one power iteration
+    x = torch.randn(2, 20) if kind == "linear" else torch.randn(2, 3, 8, 8)
+    for _ in range(300):  # each training-mode forward runs one power iteration
         model(x)
     with torch.no_grad():
         normalised = torch.linalg.matrix_norm(model[0].weight.flatten(1), ord=2).item()

@@ -161,6 +161,7 @@ BOOLEAN_KEYS = (
     "model.discriminator.spectral_norm",
     "model.discriminator.minibatch_std",
     "model.discriminator.batch_norm",
+    "model.generator.batch_norm",
     "data.download",
     "data.skip_corrupt",
     "data.class_subfolders",

@@ -159,16 +159,19 @@ def is_monotonic(rows: list[dict[str, float]]) -> bool:
     return rising and all(a >= b for a, b in itertools.pairwise(recalls)) and recalls[-1] < recalls[0]
 
 
-def checkpoint_fids(run_dir: Path, budget: int, settings: LabelFreeSettings, cache_dir: str) -> list[tuple]:
-    """(checkpoint, evaluator FID, label-free FID) for every stepNNNNNNN.ckpt of a digits run."""
+def checkpoint_fids(
+    run_dir: Path, budget: int, settings: LabelFreeSettings, cache_dir: str, evaluator: dict | None = None
+) -> list[tuple]:
+    """(checkpoint, evaluator FID, label-free FID) for every stepNNNNNNN.ckpt of a digits run; ``evaluator``
+    overrides the evaluator network's training settings (default: the configured ones, conf/metrics)."""
     from ganforge.data import DigitsDataModule
     from ganforge.metrics.suite import Evaluation
     from ganforge.runs import load_gan
 
     evaluations = [
-        Evaluation(features=name, num_samples=budget, cache_dir=cache_dir, labelfree=vars(settings)).prepare(
-            DigitsDataModule(metrics=["fid"])
-        )
+        Evaluation(
+            features=name, num_samples=budget, cache_dir=cache_dir, labelfree=vars(settings), evaluator=evaluator
+        ).prepare(DigitsDataModule(metrics=["fid"]))
         for name in ("evaluator", "labelfree")
     ]
     rows = []

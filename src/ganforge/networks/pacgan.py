@@ -25,7 +25,9 @@ class BatchNormMLPGenerator(nn.Module):
 
     Hidden layers are Linear without bias (BatchNorm's shift replaces it), BatchNorm with Blocks' ``eps`` (1e-4)
     and running averages updated as ``0.95 running + 0.05 batch`` (``momentum`` 0.05), then ReLU (``activation``;
-    the semi-supervised GAN's G uses softplus, as Salimans et al. did). With ``codes`` = K > 0 the first K
+    the semi-supervised GAN's G uses softplus, as Salimans et al. did). With ``batch_norm=False`` the hidden layers
+    are Linear with bias and no BatchNorm, so a sample never depends on the rest of its batch and training-mode
+    samples equal eval-mode ones. With ``codes`` = K > 0 the first K
     coordinates of z are read as a discrete code, the one-hot of their argmax (``DiscreteCode``: uniform over the K
     codes, times ``code_scale``), and the other ``latent_dim - K`` stay continuous; z is still drawn from N(0, I).
     """
@@ -43,6 +45,7 @@ class BatchNormMLPGenerator(nn.Module):
         output_activation: str = "linear",
         codes: int = 0,
         code_scale: float = 1.0,
+        batch_norm: bool = True,
     ) -> None:
         super().__init__()
         if min(latent_dim, hidden_dim, num_layers) < 1:
@@ -60,8 +63,8 @@ class BatchNormMLPGenerator(nn.Module):
         layers: list[nn.Module] = [DiscreteCode(codes, code_scale)] if codes else []
         for i in range(num_layers):
             layers += [
-                nn.Linear(latent_dim if i == 0 else hidden_dim, hidden_dim, bias=False),
-                nn.BatchNorm1d(hidden_dim, eps=bn_eps, momentum=bn_momentum),
+                nn.Linear(latent_dim if i == 0 else hidden_dim, hidden_dim, bias=not batch_norm),
+                nn.BatchNorm1d(hidden_dim, eps=bn_eps, momentum=bn_momentum) if batch_norm else nn.Identity(),
                 ACTIVATIONS[activation](),
             ]
         output = nn.Linear(hidden_dim, math.prod(self.out_shape))
