@@ -84,7 +84,8 @@ def test_sigkill_at_random_steps_loses_at_most_one_checkpoint_interval(tmp_path:
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     process = launch(run_dir)
-    signalled_at = wait_for_step(process, run_dir, STEPS_PER_EPOCH + 30)  # mid-epoch
+    # mid-epoch in the second epoch (progress counts optimizer steps, two per batch): past the first epoch's checkpoint
+    signalled_at = wait_for_step(process, run_dir, 2 * (STEPS_PER_EPOCH + 20))
     process.send_signal(signal.SIGTERM)
     output = finish(process, run_dir)
     assert process.returncode == 128 + signal.SIGTERM, output
@@ -95,7 +96,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     stopped = re.search(r"Stopped by SIGTERM at training step (\d+)", output)
     assert stopped is not None, output
     assert saved_step(run_dir) == 2 * int(stopped.group(1))  # two optimizer steps per training step
-    assert signalled_at <= saved_step(run_dir) < 2 * 2 * STEPS_PER_EPOCH  # after the signal, before epoch 2's end
+    assert signalled_at <= saved_step(run_dir) < 2 * 2 * STEPS_PER_EPOCH  # after the signal, within the second epoch
     resumed = launch(run_dir, "ckpt_path=last", "trainer.max_epochs=2")
     output = finish(resumed, run_dir)
     assert resumed.returncode == 0, output

@@ -47,8 +47,12 @@ class ModeReport:
     hq_fraction: float  # share of samples strictly within 3 std of their nearest mode
     reverse_kl: float  # KL(mode histogram of high-quality samples || uniform); NaN if none is high quality
     counts: tuple[int, ...]  # high-quality samples nearest to each mode
-    spread: float  # pooled within-mode RMS distance of HQ samples to their mode's mean / (sqrt(2) std); NaN if none
-    offset: float  # RMS distance of the HQ samples' mode means to the true centres / (sqrt(2) std); NaN if none
+    # pooled within-mode RMS distance of HQ samples to their mode's mean / (sqrt(2) std); NaN unless some mode holds
+    # two or more high-quality samples
+    spread: float
+    # RMS distance of the HQ samples' mode means to the true centres (each mode weighted by its HQ samples) /
+    # (sqrt(2) std); NaN if no sample is high quality
+    offset: float
 
     def as_dict(self) -> dict[str, float]:
         """PacGAN's values (``Evaluation`` adds the sample budget to the names: ``modes2.5k``)."""
