@@ -31,7 +31,7 @@ def launch(run_dir: Path, *extra: str) -> subprocess.Popen:
         *FAST_EVAL,
         *extra,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)}  # OMP_NUM_THREADS=1 from tests/conftest.py
     with open(run_dir.parent / "output.log", "w") as log:
         return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -105,15 +105,13 @@ def reverse_kl(counts: Tensor) -> float:
 @register("modes", {"modes": True, "hq": True, "rkl": False}, needs=("modes",))
 def modes_metric(evaluation, samples) -> dict[str, float]:
     """PacGAN's protocol: modes with a high-quality sample (< 3 std), high-quality share, reverse KL."""
-    centers, std = evaluation.modes
-    return mode_metrics(samples.points, centers, std).as_dict()
+    return samples.modes.as_dict()
 
 
 @register("modes_fifth", {"modes_fifth": True}, needs=("modes",))
 def modes_fifth_metric(evaluation, samples) -> dict[str, float]:
     """Modes holding at least a fifth of their fair share of the high-quality samples (a stricter count)."""
-    centers, std = evaluation.modes
-    return {"modes_fifth": float(mode_metrics(samples.points, centers, std).modes_fifth)}
+    return {"modes_fifth": float(samples.modes.modes_fifth)}
 
 
 # The spread: higher is better below the data's ~0.97, the under-spread a precise generator shows; above it the
@@ -123,6 +121,4 @@ def modes_fifth_metric(evaluation, samples) -> dict[str, float]:
 def mode_spread_metric(evaluation, samples) -> dict[str, float]:
     """How widely the high-quality samples spread within their modes (the data's ~0.97) and how far the generated
     modes sit off the true centres, both as shares of the data's RMS radius."""
-    centers, std = evaluation.modes
-    report = mode_metrics(samples.points, centers, std)
-    return {"mode_spread": report.spread, "mode_offset": report.offset}
+    return {"mode_spread": samples.modes.spread, "mode_offset": samples.modes.offset}

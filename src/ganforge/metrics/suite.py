@@ -31,6 +31,7 @@ from ganforge.metrics.evaluator import EvaluatorSettings, load_or_train
 from ganforge.metrics.inception import inception_features
 from ganforge.metrics.labelfree import LabelFreeSettings
 from ganforge.metrics.labelfree import load_or_build as load_or_build_labelfree
+from ganforge.metrics.modes import ModeReport, mode_metrics
 from ganforge.metrics.names import budget_tag
 from ganforge.metrics.probe import usable_label_counts
 from ganforge.metrics.registry import Metric, lookup
@@ -62,6 +63,12 @@ class SampleSet:
     @property
     def points(self) -> Tensor:
         return self.samples.double()
+
+    @cached_property
+    def modes(self) -> ModeReport:
+        """The 2-D mixtures' mode report (modes.py), shared by the metrics that read it."""
+        centers, std = self.evaluation.modes
+        return mode_metrics(self.points, centers, std)
 
 
 class Evaluation:
