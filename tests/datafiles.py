@@ -94,7 +94,7 @@ def write_photo_folder(root: Path, n: int = 240, size: int = 32, seed: int = 0) 
     """A folder of n >= 200 real photographs as PNGs (faces/ and photos/ sub-folders), from bundled images."""
     if n < 200:
         raise ValueError(f"n={n}: a photo folder needs at least 200 images")
-    from ganforge.metrics.labelfree_check import photo_images
+    from ganforge.lab.labelfree_check import photo_images
 
     images, faces = photo_images(n, size, seed)
     for i, image in enumerate(images):

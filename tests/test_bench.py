@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.bench import flops_per_image, matmul_gflops, steps_for
+from ganforge.lab.bench import flops_per_image, matmul_gflops, steps_for
 from tests.conftest import FAST_EVAL, compose_config
 
 BENCH = str(Path(sys.executable).parent / "ganforge-bench")
@@ -98,14 +98,14 @@ def test_freed_activation_memory_is_reused_without_page_faults() -> None:
 
 
 def test_whole_run_timing_separates_start_up_from_the_per_step_cost() -> None:
-    from ganforge.bench_run import Timing
+    from ganforge.lab.bench_run import Timing
 
     timing = Timing(seconds=[5.0 + 100 * 0.004, 5.0 + 500 * 0.004], steps=[100, 500])
     assert timing.per_step == pytest.approx(0.004) and timing.startup == pytest.approx(5.0)
 
 
 def test_the_hand_written_loop_does_the_same_periodic_work(tmp_path: Path) -> None:
-    from ganforge.bench_loop import train
+    from ganforge.lab.bench_loop import train
 
     steps = train(epochs=1, batch_size=128, checkpoint_every=5, grid_every=4, out=tmp_path)
     assert steps == 1617 // 128

@@ -108,7 +108,7 @@ def test_every_preset_runs_a_batch(tmp_path: Path, experiment: str) -> None:
     write_cifar10(tmp_path / "datasets")
     extra = []
     if experiment.startswith("ssl_"):  # a labeled subset the tiny files can give
-        extra = ["ssl.labels_per_class=1", "ssl.labeled_batch_size=4"]
+        extra = ["data.labeled.per_class=1", "data.labeled.batch_size=4"]
     if experiment == "ssl_folder":
         from tests.test_semisupervised import write_class_folder
 
@@ -116,7 +116,7 @@ def test_every_preset_runs_a_batch(tmp_path: Path, experiment: str) -> None:
         extra.append(f"data.path={tmp_path / 'images'}")
     cfg = compose_config(
         tmp_path / "run", f"experiment={experiment}", f"paths.data_dir={tmp_path / 'datasets'}",
-        "data.batch_size=4", "trainer.max_epochs=1", "trainer.max_steps=-1", "trainer.log_every_n_steps=1",
+        "data.batch_size=4", "trainer.max_epochs=1", "trainer.log_every_n_steps=1",
         "callbacks.progress_bar=null", "callbacks.model_summary=null", *FAST_EVAL, *extra,
     )  # fmt: skip
     cfg.trainer.limit_train_batches = cfg.optim.d_steps  # one D update per batch, then the G update

@@ -8,13 +8,13 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganforge.config import RULES, validate
+from ganforge.config import declared_rules, rules_for, validate
 from ganforge.errors import ConfigError
 from ganforge.train import CONFIG_DIR, build
 from tests.conftest import compose_config
 
 GROUPS = (
-    "model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "metrics",
+    "module", "model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "metrics",
     "experiment", "hparams_search",
 )  # fmt: skip
 OPTIONS = [
@@ -32,7 +32,7 @@ def test_every_group_has_options() -> None:
 # Values a user must give for an option to compose (nothing is read at build time).
 REQUIRED = {
     ("data", "folder"): ["data.path=/any/folder"],
-    ("model", "ssl_mlp"): ["ssl=default", "regularizer=none"],  # a classifier D: the semi-supervised GAN's
+    ("model", "ssl_mlp"): ["module=ssl"],  # a classifier D: the semi-supervised task's
     ("model", "resnet"): ["data.image_size=32"],
     ("loss", "wasserstein"): ["regularizer=gradient_penalty"],
 }
@@ -70,7 +70,7 @@ def test_overrides_reach_the_built_objects(tmp_path: Path) -> None:
 def test_reference_experiment_is_the_classic_setup(tmp_path: Path) -> None:
     cfg = compose_config(tmp_path, "experiment=reference")
     assert (cfg.data.batch_size, cfg.optim.lr_g, cfg.optim.lr_d, cfg.model.latent_dim) == (128, 2e-4, 2e-4, 100)
-    assert cfg.trainer.max_epochs == 100 and cfg.model.hidden_dim == 128
+    assert cfg.steps == 1200 and cfg.model.hidden_dim == 128  # 100 epochs of the digits' 12 batches
     assert cfg.regularizer.name == "none" and cfg.ema.decay is None  # the classic GAN: no R1, no EMA of G
 
 
@@ -81,7 +81,8 @@ def test_the_default_run_is_the_reference_mlp_made_stable(tmp_path: Path) -> Non
 
 
 def test_rules_only_name_keys_that_exist() -> None:
-    """A rule for a key no config has would silently check nothing."""
+    """A rule for a key no config has would silently check nothing: every rule an owner declares by full key names
+    a key of some config, and every rule a class declares names an argument that some config of that class sets."""
     configs = [compose_config(Path("unused"), f"{g}={o}") for g, o in (p.values for p in OPTIONS)]
 
     def has(cfg: DictConfig, key: str) -> bool:  # "???" (required) counts as present
@@ -89,7 +90,22 @@ def test_rules_only_name_keys_that_exist() -> None:
         node = OmegaConf.select(cfg, parent) if parent else cfg
         return isinstance(node, DictConfig) and name in node.keys()  # noqa: SIM118 (`in` skips "???" values)
 
-    assert [rule.key for rule in RULES if not any(has(cfg, rule.key) for cfg in configs)] == []
+    owned = [rule.key for rule in rules_for(OmegaConf.create())]  # a config without targets: the owners' rules
+    assert [key for key in owned if not any(has(cfg, key) for cfg in configs)] == []
+    declared: dict[str, set[str]] = {}
+    set_somewhere: set[tuple[str, str]] = set()
+
+    def visit(node: DictConfig) -> None:
+        if isinstance(target := node.get("_target_"), str):
+            declared[target] = {rule.key for rule in declared_rules(target)}
+            set_somewhere.update((target, key) for key in declared[target] if has(node, key))
+        for key in node.keys():  # noqa: SIM118
+            if not OmegaConf.is_interpolation(node, key) and isinstance(node._get_node(key), DictConfig):
+                visit(node[key])
+
+    for cfg in configs:
+        visit(cfg)
+    assert sorted(f"{t}: {k}" for t, keys in declared.items() for k in keys if (t, k) not in set_somewhere) == []
 
 
 @pytest.mark.parametrize(
@@ -131,9 +147,9 @@ def test_folder_without_a_path_says_it_is_required(tmp_path: Path) -> None:
         ("data.image_size=4", "data.image_size=4 is invalid: it must be an integer >= 8"),
         ("data=mnist data.channels=2", "data.channels=2 is invalid: it must be 1 (grey) or 3 (RGB)"),
         ("data.holdout_fraction=1.0", "data.holdout_fraction=1.0 is invalid: it must be a number in [0, 1)"),
-        ("model=ssl_mlp", "model=ssl_mlp has a K-class classifier D, made for the semi-supervised GAN"),
-        ("experiment=ssl_digits loss=hinge", "the semi-supervised GAN's losses are fixed"),
-        ("experiment=ssl_digits model=mlp", "the semi-supervised GAN needs a K-class classifier D"),
+        ("model=ssl_mlp", "model=ssl_mlp has a K-class classifier D, made for the semi-supervised task"),
+        ("experiment=ssl_digits loss=hinge", "module=ssl plays its own losses"),
+        ("experiment=ssl_digits model=mlp", "module=ssl needs a K-class classifier D"),
         ("experiment=ssl_digits optim.d_steps=2", "optim.d_steps and optim.simultaneous do not apply"),
         ("experiment=ssl_digits data.holdout_fraction=0", "no test split to measure"),
         ("experiment=ssl_digits objective=test/accuracy", "would tune on the test split"),

@@ -16,7 +16,7 @@ from ganforge.metrics import Evaluation
 from ganforge.metrics.classes import class_metrics
 from ganforge.metrics.distances import density_coverage, fid, kid, precision_recall
 from ganforge.metrics.evaluator import EvaluatorSettings, fingerprint
-from ganforge.metrics.names import budget_tag
+from ganforge.metrics.names import MetricName, budget_tag
 from ganforge.metrics.probe import probe_accuracy
 from ganforge.metrics.registry import REGISTRY, better
 
@@ -158,6 +158,62 @@ def test_the_evaluator_is_cached_under_a_hash_of_data_and_settings(digits_evalua
     assert cached and digits_evaluation.evaluator_accuracy > 0.8
 
 
+def test_the_default_runs_evaluator_ships_with_the_package_and_is_used_with_an_empty_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydra.utils import instantiate
+
+    from ganforge.metrics import evaluator
+    from tests.conftest import compose_config
+
+    def no_training(*args: object) -> None:
+        raise AssertionError("the default run trained an evaluator")
+
+    monkeypatch.setattr(evaluator, "train_evaluator", no_training)
+    cache = tmp_path / "empty-cache"
+    cfg = compose_config(tmp_path / "run", f"metrics.cache_dir={cache}")  # the default settings (no FAST_EVAL)
+    evaluation = instantiate(cfg.metrics).prepare(instantiate(cfg.data))
+    (shipped,) = evaluator.SHIPPED_DIR.glob("evaluator-digits-1x28x28-*.pt")
+    state = torch.load(shipped, map_location="cpu", weights_only=True)
+    assert shipped.stat().st_size < 400_000 and evaluation.evaluator_accuracy == state["accuracy"] > 0.95
+    _, _, heldout, _ = evaluator.default_run_inputs()
+    assert evaluator.accuracy(evaluation.classifier, *heldout) == state["accuracy"]
+    assert not cache.exists()  # nothing trained, nothing cached
+
+
+def test_a_shipped_evaluator_is_used_only_for_its_data_up_to_the_cpus_last_bits() -> None:
+    from ganforge.metrics.evaluator import default_run_inputs, same_data, shipped_path
+
+    name, (images, labels), _, settings = default_run_inputs()
+    recorded = torch.load(shipped_path(name, settings), weights_only=True)["data"]
+    assert same_data(recorded, images, labels)
+    # another CPU's vector kernels upsample the digits to other last bits (1e-8 in an image's mean, measured)
+    assert same_data(recorded, images + 1e-7 * torch.randn(images.shape).sign(), labels)
+    assert not same_data(recorded, images, labels.roll(1))
+    assert not same_data(recorded, images.flip(0), labels) and not same_data(recorded, images[1:], labels[1:])
+    assert shipped_path(name, EvaluatorSettings(steps=599)) != shipped_path(name, settings)
+
+
+@pytest.mark.slow
+def test_the_shipped_evaluator_is_what_training_with_the_default_settings_makes() -> None:
+    """Bit for bit where it was made (torch version, CPU kernels, one thread); elsewhere training's rounding differs
+    and the networks agree as two trainings on two machines do (features ~3% apart, measured)."""
+    from ganforge.metrics.evaluator import default_run_inputs, made_with, new_evaluator, shipped_path, train_evaluator
+
+    name, train, heldout, settings = default_run_inputs()
+    state = torch.load(shipped_path(name, settings), weights_only=True)
+    shipped = new_evaluator(tuple(train[0].shape[1:]), state["num_classes"], settings)
+    shipped.load_state_dict(state["state_dict"])
+    fresh = train_evaluator(*train, settings)
+    if state["made_with"] == made_with():
+        assert all(torch.equal(value, state["state_dict"][key]) for key, value in fresh.state_dict().items())
+        return
+    with torch.no_grad():
+        ours, theirs = fresh.features(heldout[0]), shipped.eval().features(heldout[0])
+        agree = (fresh(heldout[0]).argmax(1) == shipped(heldout[0]).argmax(1)).float().mean()
+    assert float((ours - theirs).norm() / theirs.norm()) < 0.1 and agree >= 0.98
+
+
 def test_the_real_data_floor_is_near_perfect(digits_evaluation: Evaluation) -> None:
     floor = digits_evaluation.floor()
     tag = budget_tag(180)
@@ -170,10 +226,30 @@ def test_names_carry_the_budget() -> None:
     assert (budget_tag(180), budget_tag(2500), budget_tag(10_000)) == ("180", "2.5k", "10k")
 
 
+def test_names_are_split_name_and_budget_and_read_back_as_logged() -> None:
+    tags = {
+        "val/fid180": MetricName("val", "fid", 180),
+        "best/class_kl10k": MetricName("best", "class_kl", 10_000),
+        "floor/modes2.5k": MetricName("floor", "modes", 2500),
+        "probe/d_10labels": MetricName("probe", "d_10labels"),
+        "probe/random_d_100labels_std": MetricName("probe", "random_d_100labels_std"),
+        "test/accuracy": MetricName("test", "accuracy"),
+        "validation/accuracy": MetricName("validation", "accuracy"),
+    }
+    for tag, name in tags.items():
+        assert str(name) == tag and MetricName.parse(tag) == name
+    assert MetricName("val", "fid", 180).under("best") == MetricName("best", "fid", 180)
+    with pytest.raises(ValueError, match="<split>/<name>"):
+        MetricName.parse("fid180")
+
+
 def test_directions_come_from_the_registry_not_the_name(digits_evaluation: Evaluation) -> None:
     directions = digits_evaluation.directions()
     assert directions["val/fid180"] is False and directions["val/precision180"] is True
     assert directions["val/class_kl180"] is False and REGISTRY["modes"].outputs["rkl"] is False
+    assert directions["probe/d_10labels"] is True and REGISTRY["probe"].outputs["pixels_10labels"] is True
+    assert REGISTRY["accuracy"].outputs == {"accuracy": True}  # the semi-supervised classifier's, registered too
+    assert REGISTRY["accuracy"].needs == {"labels", "trained_classifier"}
     assert better(False, 1.0, 2.0) and not better(False, 3.0, 2.0) and better(True, 0.9, 0.8)
     assert better(False, 5.0, None) and not better(False, math.nan, None) and not better(True, math.nan, 0.1)
 
@@ -257,7 +333,7 @@ def test_samples_png_uses_the_kept_best_weights_not_the_current_ones(tiny_cfg, t
     grid.fixed_noise = torch.randn(16, gan.latent_dim, generator=torch.Generator().manual_seed(0))
     evaluation = EvaluationCallback(Evaluation(), str(tmp_path / "out"))
     evaluation.best_sampler = {k: torch.zeros_like(v) for k, v in gan.sampler.state_dict().items()}
-    grid.on_train_end(SimpleNamespace(callbacks=[evaluation]), gan)
+    grid.write_samples(SimpleNamespace(callbacks=[evaluation]), gan)
     with Image.open(tmp_path / "out" / "samples.png") as image:
         pixels = np.array(image.convert("L"))
     # an all-zero generator outputs tanh(0) = 0 everywhere: mid-grey samples (the grid's padding is 0 = black)
@@ -300,7 +376,7 @@ def test_after_a_resume_samples_png_reads_the_best_weights_back_from_best_ckpt(t
     zeros = {k: torch.zeros_like(v) for k, v in gan.state_dict().items()}
     evaluation.best_path.parent.mkdir(parents=True)
     torch.save({"state_dict": zeros}, evaluation.best_path)
-    grid.on_train_end(SimpleNamespace(callbacks=[evaluation]), gan)
+    grid.write_samples(SimpleNamespace(callbacks=[evaluation]), gan)
     with Image.open(tmp_path / "out" / "samples.png") as image:
         pixels = np.array(image.convert("L"))
     assert set(np.unique(pixels)) <= {0, 127, 128}  # the all-zero best generator's mid-grey, not the live one's

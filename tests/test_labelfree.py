@@ -11,10 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from ganforge.data import FolderDataModule
-from ganforge.metrics import Evaluation
-from ganforge.metrics import labelfree as labelfree_module
-from ganforge.metrics.labelfree import LabelFreeSettings, build, load_or_build
-from ganforge.metrics.labelfree_check import (
+from ganforge.lab.labelfree_check import (
     BUNDLED_PHOTOS,
     CORRUPTIONS,
     checkpoint_fids,
@@ -26,6 +23,9 @@ from ganforge.metrics.labelfree_check import (
     photo_tensor,
     spearman,
 )
+from ganforge.metrics import Evaluation
+from ganforge.metrics import labelfree as labelfree_module
+from ganforge.metrics.labelfree import LabelFreeSettings, build, load_or_build
 from ganforge.train import CONFIG_DIR, train
 from tests.conftest import TINY, compose_config
 from tests.datafiles import write_photo_folder
@@ -142,7 +142,7 @@ def test_labelfree_fid_ranks_the_checkpoints_of_a_run_like_the_evaluator(tmp_pat
     """10 checkpoints of one digits run (100 epochs, seed 0; ~50 s on 1 thread, evaluator training included).
 
     The evaluator trains 300 steps here, not the configured 600 (a minute on its own); the full-size check is
-    `python -m ganforge.metrics.labelfree_check`. Measured while choosing: Spearman 0.988 / 0.964 / 0.988 on seeds
+    `python -m ganforge.lab.labelfree_check`. Measured while choosing: Spearman 0.988 / 0.964 / 0.988 on seeds
     0 / 1 / 2 at 300 steps (0.988 / 0.988 / 1.000 at 600; 150 steps fell to 0.903 on seed 1, too close to 0.9)."""
     run = tmp_path / "run"
     overrides = ("trainer.max_epochs=100", "callbacks.periodic_checkpoint.every_n_steps=120", "seed=0")

@@ -109,6 +109,26 @@ def test_a_new_metric_is_one_registered_function_and_a_name_in_the_data_config()
         del REGISTRY["test_spread"]
 
 
+def test_names_are_structured_so_a_value_ending_in_k_is_monitored_by_its_name(tmp_path) -> None:
+    from ganforge.callbacks import EvaluationCallback
+    from ganforge.metrics.names import MetricName
+
+    @register("test_rank", {"rank": True}, needs=("points",))
+    def rank(evaluation, samples) -> dict[str, float]:
+        """A value whose name ends in k, as budgets do (2.5k)."""
+        return {"rank": 1.0}
+
+    try:
+        data = GaussianMixtureDataModule(ring_centers(), STD, num_samples=2000, metrics=["modes", "test_rank"])
+        callback = EvaluationCallback(Evaluation().prepare(data), str(tmp_path), monitor="rank")
+        assert callback.monitored() == "val/rank2.5k" == str(MetricName("val", "rank", 2500))
+        assert callback.directions()["best/rank2.5k"] is True
+    finally:
+        del REGISTRY["test_rank"]
+    with pytest.raises(ValueError, match=r"value names \['top5'\] end in a digit"):
+        register("test_top5", {"top5": True})
+
+
 def test_metrics_the_data_cannot_serve_are_skipped_not_failed(caplog: pytest.LogCaptureFixture) -> None:
     from ganforge.data import DigitsDataModule
 

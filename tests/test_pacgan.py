@@ -182,14 +182,14 @@ def test_a_simultaneous_update_applies_the_gradients_of_one_forward_pass(loss) -
 def test_the_pacgan_presets_are_pacgans_settings(tmp_path: Path) -> None:
     for data, modes in (("ring8", 8), ("grid25", 25)):
         cfg = compose_config(tmp_path, f"experiment=pacgan_{data}", "model.discriminator.pack=4")
-        gan, datamodule, trainer = build(cfg)
+        gan, datamodule, _ = build(cfg)
         assert cfg.data.name == data and len(datamodule.centers) == modes
         assert gan.simultaneous and gan.pack == 4 and datamodule.tuples == 4 and datamodule.batch_size == 100
         assert gan.regularizer is None and gan.generator_ema is None
         opt_g, opt_d = gan.configure_optimizers()
         assert opt_g.defaults["lr"] == opt_d.defaults["lr"] == 1e-4 and opt_g.defaults["betas"] == (0.8, 0.999)
         datamodule.setup()
-        assert len(datamodule.train_dataloader()) == 1000 and trainer.max_epochs == 400  # 400,000 steps
+        assert len(datamodule.train_dataloader()) == 1000 and cfg.steps == 400_000  # 400 epochs
 
 
 def test_the_ring8_recipe_is_pacgans_loop_with_its_changes_within_40000_steps(tmp_path: Path) -> None:
@@ -198,8 +198,7 @@ def test_the_ring8_recipe_is_pacgans_loop_with_its_changes_within_40000_steps(tm
     assert gan.simultaneous and gan.pack == 2 and datamodule.tuples == 2 and gan.generator_ema is not None
     assert datamodule.batch_size == 400 and cfg.model.generator.hidden_dim == cfg.model.discriminator.hidden_dim == 128
     assert any(type(c).__name__ == "LinearLRDecay" and c.start == 0.5 for c in trainer.callbacks)
-    datamodule.setup()
-    assert len(datamodule.train_dataloader()) * trainer.max_epochs == 40_000
+    assert gan.stop_at == 40_000 and trainer.max_epochs == -1  # 40,000 G updates, 160 epochs of 250 batches
     assert cfg.callbacks.evaluation.monitor == "swd"
 
 
@@ -212,8 +211,7 @@ def test_the_grid25_recipe_is_the_ring8_recipe_with_a_discrete_code_and_a_wider_
     assert isinstance(code, DiscreteCode) and (code.codes, code.scale) == (25, 4.0)
     assert gan.latent_dim == 27 and cfg.model.generator.hidden_dim == 128 and cfg.model.discriminator.hidden_dim == 256
     assert any(type(c).__name__ == "LinearLRDecay" and c.start == 0.5 for c in trainer.callbacks)
-    datamodule.setup()
-    assert len(datamodule.train_dataloader()) * trainer.max_epochs == 20_000
+    assert gan.stop_at == 20_000 and trainer.max_epochs == -1
     assert cfg.callbacks.evaluation.monitor == "swd"
 
 

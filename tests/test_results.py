@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.results import modes
-from ganforge.results.runner import Run, command, execute, finished, mean_and
+from ganforge.lab.results import modes
+from ganforge.lab.results.runner import Run, command, execute, finished, mean_and
 from tests.conftest import TINY
 
 
@@ -44,13 +44,14 @@ def fake_run(root: Path, run: Run, values: dict[str, float], cpu: float = 120.0)
 
 
 def test_the_mode_table_shows_published_rows_and_ours_as_mean_and_standard_error(tmp_path: Path) -> None:
-    args = modes.argparse.Namespace(data=["ring8", "grid25"], seeds=[0, 1], reproduce_seeds=[0], reproduce_epochs=400)
+    args = modes.argparse.Namespace(data=["ring8", "grid25"], seeds=[0, 1], reproduce_seeds=[0],
+                                    reproduce_steps=400_000)  # fmt: skip
     for data in ("ring8", "grid25"):
         for seed, hq in ((0, 0.98), (1, 0.99)):
             fake_run(tmp_path, modes.recipe(data, seed), {"modes2.5k": 8, "hq2.5k": hq, "rkl2.5k": 0.01,
                                                           "modes_fifth2.5k": 8})  # fmt: skip
-    fake_run(tmp_path, modes.reproduction("ring8", 1, 400, 0), {"modes2.5k": 6, "hq2.5k": 0.97, "rkl2.5k": float("nan"),
-                                                                "modes_fifth2.5k": 5})  # fmt: skip
+    fake_run(tmp_path, modes.reproduction("ring8", 1, 400_000, 0),
+             {"modes2.5k": 6, "hq2.5k": 0.97, "rkl2.5k": float("nan"), "modes_fifth2.5k": 5})  # fmt: skip
     text = "\n".join(modes.table(args, tmp_path))
     assert "| GAN, published (10 runs, 400,000 steps) | 6.3 ± 0.5 | 98.2 ± 0.2 | 0.45 ± 0.09 |" in text
     recipe = "| ganforge recipe (`experiment=ring8`) | 8.0 ± 0.0 | 98.5 ± 0.5 | 0.010 ± 0.000 | 8.0 ± 0.0 | 2 |"
@@ -64,7 +65,7 @@ def test_mean_and_spread() -> None:
 
 
 def test_the_command_line_names_every_suite(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ganforge.results import SUITES, main
+    from ganforge.lab.results import SUITES, main
 
     monkeypatch.setattr(sys, "argv", ["ganforge-results", "--help"])
     with pytest.raises(SystemExit):
@@ -80,7 +81,7 @@ def test_label_spreading_gives_images_it_cannot_reach_their_nearest_labeled_imag
     import numpy as np
     from sklearn.semi_supervised import LabelSpreading
 
-    from ganforge.results.ssl import classical, subsets
+    from ganforge.lab.results.ssl import classical, subsets
 
     train_x, train_y, labeled, test_x, test_y = (t.numpy() for t in subsets(1, 0))
     partial = np.full(len(train_y), -1)
@@ -94,13 +95,13 @@ def test_label_spreading_gives_images_it_cannot_reach_their_nearest_labeled_imag
     assert classical(1, 0)["spreading"] > plain_accuracy
 
 
-def test_the_ssl_suite_gives_each_gan_run_and_its_supervised_baseline_the_same_batches() -> None:
+def test_the_ssl_suite_gives_each_gan_run_and_its_supervised_baseline_the_same_steps() -> None:
     import argparse
 
-    from ganforge.results.ssl import BATCHES, DEFAULT_BATCHES, runs
+    from ganforge.lab.results.ssl import BATCHES, DEFAULT_BATCHES, runs
 
-    def epochs(run) -> str:
-        return next((o for o in run.overrides if o.startswith("trainer.max_epochs=")), "the preset's")
+    def steps(run) -> str:
+        return next((o for o in run.overrides if o.startswith("steps=")), "the preset's")
 
     for validation in (None, 300):
         args = argparse.Namespace(draws=[0, 1], labels=["1", "5", "10", "all"], validation=validation)
@@ -109,13 +110,11 @@ def test_the_ssl_suite_gives_each_gan_run_and_its_supervised_baseline_the_same_b
         assert len(gans) == (4 if validation is None else 3) * 2  # every label set but all with a validation split
         for name in gans:
             baseline = found[name.replace("ssl-", "supervised-", 1)]
-            assert epochs(found[name]) == epochs(baseline)
-            assert "ssl.generator=false" in baseline.overrides and "ssl.generator=false" not in found[name].overrides
-        # as many batches on a validation split as on the test split: 899 or 599 training images, 200 per batch
-        per_epoch = 4 if validation is None else 2
+            assert steps(found[name]) == steps(baseline)
+            assert "module.generator=false" in baseline.overrides
+            assert "module.generator=false" not in found[name].overrides
+        # as many steps (batches) on a validation split as on the test split, whatever the epochs' sizes
         one, five = (found[f"ssl-{k}{'' if validation is None else '-validation300'}-seed0"] for k in (1, 5))
-        assert epochs(one) == f"trainer.max_epochs={BATCHES[1] // per_epoch}"
-        assert epochs(five) == f"trainer.max_epochs={DEFAULT_BATCHES // per_epoch}"
-    assert epochs(five) == "trainer.max_epochs=3000" and DEFAULT_BATCHES == 6000  # the validation split's 2 per epoch
+        assert steps(one) == f"steps={BATCHES[1]}" and steps(five) == f"steps={DEFAULT_BATCHES}"
     only_one = runs(argparse.Namespace(draws=[3], labels=["1"], validation=None))
     assert sorted(run.name for run in only_one) == ["ssl-1", "supervised-1", "unsupervised"]

@@ -131,7 +131,7 @@ def test_without_g_and_the_unlabeled_loss_it_is_the_supervised_baseline_step_for
 
 
 def test_the_digits_preset_trains_logs_and_reports_the_last_steps_test_accuracy(tmp_path: Path) -> None:
-    cfg = compose_config(tmp_path / "run", "experiment=ssl_digits", "trainer.max_steps=40", "ssl.labels_per_class=2",
+    cfg = compose_config(tmp_path / "run", "experiment=ssl_digits", "steps=20", "data.labeled.per_class=2",
                          "callbacks.classifier.every_n_steps=10", "callbacks.progress_bar=null",
                          "callbacks.model_summary=null")  # fmt: skip
     results = train(cfg)
@@ -155,7 +155,7 @@ def report_indices(run: Path) -> list[int]:
 def test_the_mnist_format_preset_trains_a_batch(tmp_path: Path) -> None:
     write_mnist(tmp_path / "datasets", n_train=60, n_test=20)
     cfg = compose_config(tmp_path / "run", "experiment=ssl_mnist", f"paths.data_dir={tmp_path / 'datasets'}",
-                         "data.batch_size=10", "ssl.labels_per_class=1", "ssl.labeled_batch_size=10",
+                         "data.batch_size=10", "data.labeled.per_class=1", "data.labeled.batch_size=10",
                          "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.log_every_n_steps=1",
                          "callbacks.progress_bar=null",
                          "callbacks.model_summary=null", *FAST_EVAL)  # fmt: skip
@@ -175,8 +175,8 @@ def write_class_folder(root: Path, per_class: int = 12) -> None:
 def test_the_folder_preset_takes_labels_from_class_subfolders_and_trains_a_batch(tmp_path: Path) -> None:
     write_class_folder(tmp_path / "images")
     cfg = compose_config(tmp_path / "run", "experiment=ssl_folder", f"data.path={tmp_path / 'images'}",
-                         "data.batch_size=8", "ssl.labels_per_class=2", "ssl.labeled_batch_size=6",
-                         "trainer.max_steps=2", "trainer.log_every_n_steps=1", "callbacks.progress_bar=null",
+                         "data.batch_size=8", "data.labeled.per_class=2", "data.labeled.batch_size=6",
+                         "steps=1", "trainer.log_every_n_steps=1", "callbacks.progress_bar=null",
                          "callbacks.model_summary=null")  # fmt: skip
     gan, data, trainer = build(cfg)
     trainer.fit(gan, datamodule=data)

@@ -124,7 +124,7 @@ def test_brightness_shifts_each_sample_by_one_constant() -> None:
 
 
 def test_unknown_policy_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"unknown DiffAugment policies \['colour'\]"):
+    with pytest.raises(ValueError, match=r"policy=\['colour'\] is invalid: it must be a list of DiffAugment policies"):
         DiffAugment(["colour"])
 
 

@@ -53,6 +53,14 @@ def test_tensorboard_holds_scalars_images_and_hparams(finished_run: Path) -> Non
     assert hparams["model/hidden_dim"] == 32 and hparams["optim/lr_g"] == pytest.approx(2e-4)
 
 
+def test_a_run_shorter_than_the_grid_interval_shows_its_last_grid(tiny_cfg, tmp_path: Path) -> None:
+    # 2 epochs x 3 batches, a grid every 250 steps: none on the interval, one at the end (test above: a last step on
+    # the interval is logged once, not twice)
+    train(tiny_cfg("callbacks.sample_grid.every_n_steps=250", "callbacks.evaluation=null"))
+    grids = events(tmp_path / "run").Images("samples/fixed_noise")
+    assert [grid.step for grid in grids] == [6]
+
+
 def test_run_dir_holds_checkpoint_and_samples(finished_run: Path) -> None:
     assert (finished_run / "checkpoints" / "last.ckpt").is_file()
     from PIL import Image
@@ -104,9 +112,22 @@ def test_without_an_image_logger_the_grid_still_reaches_samples_png(tiny_cfg) ->
     assert (Path(cfg.paths.output_dir) / "samples.png").is_file()
 
 
-@pytest.mark.parametrize("extra", [(), ("augment=diffaugment", "ema.decay=0.9")], ids=["default", "augment-ema"])
-def test_a_resumed_run_equals_the_uninterrupted_run(tiny_cfg, tmp_path: Path, extra: tuple[str, ...]) -> None:
-    """2N steps in one go vs N steps + resume for N: the same weights, optimizer states and logged losses."""
+GAN_TAGS = ("train/d_loss", "train/g_loss", "train/d_real")
+# the semi-supervised task (module=ssl) with its preset's networks; a learning-rate decay would span each part's length
+SSL = ("experiment=ssl_digits", "data.labeled.per_class=2", "callbacks.lr_decay=null")
+SSL_TAGS = ("train/d_loss", "train/labeled_ce", "train/feature_matching", "train/unlabeled_loss")
+
+
+@pytest.mark.parametrize(
+    ("extra", "tags"),
+    [((), GAN_TAGS), (("augment=diffaugment", "ema.decay=0.9"), GAN_TAGS), (SSL, SSL_TAGS)],
+    ids=["default", "augment-ema", "ssl"],
+)
+def test_a_resumed_run_equals_the_uninterrupted_run(
+    tiny_cfg, tmp_path: Path, extra: tuple[str, ...], tags: tuple[str, ...]
+) -> None:
+    """2N steps in one go vs N steps + resume for N: the same weights, optimizer states and logged losses, for each
+    task."""
     train(tiny_cfg("trainer.max_epochs=4", *extra, name="straight"))
     train(tiny_cfg("trainer.max_epochs=2", *extra, name="resumed"))
     train(tiny_cfg("trainer.max_epochs=4", "ckpt_path=last", *extra, name="resumed"))
@@ -119,7 +140,7 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tiny_cfg, tmp_path: Path, ex
     for a, b in zip(straight["optimizer_states"], resumed["optimizer_states"], strict=True):
         for key in ("exp_avg", "exp_avg_sq"):
             assert all(torch.equal(a["state"][i][key], b["state"][i][key]) for i in a["state"])
-    for tag in ("train/d_loss", "train/g_loss", "train/d_real"):
+    for tag in tags:
         after = {
             name: [(e.step, e.value) for e in events(tmp_path / name).Scalars(tag) if e.step > 2 * 3]
             for name in ("straight", "resumed")

@@ -1,8 +1,10 @@
 """Every key a user can set is validated: a wrong type or an out-of-range value stops `ganforge-train` with exit
 status 2 and a message naming the key, before anything but Hydra's own files is written.
 
-The walk covers every leaf of the composed train config, for the default and for each option of every group. It
-runs the real command in-process (Hydra's main, argv and all), which costs a fraction of a subprocess per value.
+The walk covers every leaf of the composed train config, for the default and for each option of every group, and
+finds the rule of each leaf as validation does (``rules_for``: what the leaf's class, or the module that reads it,
+declares). It runs the real command in-process (Hydra's main, argv and all), which costs a fraction of a subprocess
+per value.
 """
 
 import re
@@ -13,7 +15,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from ganforge.config import RULES
+from ganforge.config import rules_for
+from ganforge.rules import Rule
 from ganforge.train import CONFIG_DIR, main
 
 GROUPS = (
@@ -22,7 +25,6 @@ GROUPS = (
 )  # fmt: skip
 # Values an option needs before it composes (validation happens before anything is read or downloaded).
 REQUIRED = {"data=folder": ["data.path=/any/folder"], "loss=wasserstein": ["regularizer=gradient_penalty"]}
-RULE_OF = {rule.key: rule for rule in RULES}
 
 
 def leaves(node: DictConfig, prefix: str = "") -> list[str]:
@@ -46,8 +48,9 @@ def leaves(node: DictConfig, prefix: str = "") -> list[str]:
     return found
 
 
-def where_each_key_lives() -> dict[str, list[str]]:
-    """key -> the overrides of the first option (default first) whose composed config has it."""
+def where_each_key_lives() -> tuple[dict[str, list[str]], dict[str, Rule], list[str], list[str]]:
+    """key -> the overrides of the first option (default first) whose composed config has it; key -> its rule
+    there; the leaves (``option: key``) that no rule checks, and the keys that two rules check."""
     options = [[]] + [
         [f"{group}={path.stem}"]
         for group in GROUPS
@@ -55,22 +58,36 @@ def where_each_key_lives() -> dict[str, list[str]]:
         if not path.stem.startswith("_")
     ]
     found: dict[str, list[str]] = {}
+    rule_of: dict[str, Rule] = {}
+    unchecked: set[str] = set()
+    twice: set[str] = set()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         for option in options:
             overrides = option + REQUIRED.get(option[0] if option else "", [])
             cfg = compose("train", overrides=[*overrides, "paths.output_dir=unused"])
+            rules = rules_for(cfg)
+            twice |= {rule.key for rule in rules if [r.key for r in rules].count(rule.key) > 1}
+            rules_here = {rule.key: rule for rule in rules}
             for key in leaves(cfg):
                 if key not in ("paths.output_dir", "hydra") and not key.startswith("hydra."):
+                    if key not in rules_here:
+                        unchecked.add(f"{'+'.join(option) or 'default'}: {key}")
+                        continue
                     found.setdefault(key, overrides)
-    return found
+                    rule_of.setdefault(key, rules_here[key])
+    return found, rule_of, sorted(unchecked), sorted(twice)
 
 
-KEYS = where_each_key_lives()
+KEYS, RULE_OF, UNCHECKED, TWICE = where_each_key_lives()
 
 
 def test_every_user_settable_key_has_a_rule() -> None:
     assert len(KEYS) > 80
-    assert sorted(key for key in KEYS if key not in RULE_OF) == []
+    assert UNCHECKED == []
+
+
+def test_no_key_is_checked_by_two_rules() -> None:
+    assert TWICE == []
 
 
 def run_train(*args: str) -> int:
@@ -91,9 +108,8 @@ def grouped_cases() -> list:
     value (or its out-of-range value) in the same run, since validation reports every problem at once."""
     groups: dict[tuple[tuple[str, ...], int], list[str]] = {}
     for key in sorted(KEYS):
-        if key in RULE_OF:
-            for index in range(len(RULE_OF[key].bad)):
-                groups.setdefault((tuple(KEYS[key]), index), []).append(key)
+        for index in range(len(RULE_OF[key].bad)):
+            groups.setdefault((tuple(KEYS[key]), index), []).append(key)
     return [
         pytest.param(list(option), index, keys, id=f"{'+'.join(option) or 'default'}-{('type', 'range')[index]}")
         for (option, index), keys in groups.items()

@@ -9,6 +9,10 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from ganforge.rules import names, text
+
+RULES = (text("augment.name", example="diffaugment"),)  # every option, augment=none too
+
 
 def brightness(x: Tensor) -> Tensor:
     """Add a per-sample offset in [-0.5, 0.5)."""
@@ -59,6 +63,9 @@ POLICIES: dict[str, tuple[Callable[[Tensor], Tensor], ...]] = {
     "translation": (translation,),
     "cutout": (cutout,),
 }
+POLICY = names(
+    "policy", "DiffAugment policies (color, translation, cutout)", "[color,translation]", lambda name: name in POLICIES
+)
 
 
 class DiffAugment:
@@ -68,11 +75,10 @@ class DiffAugment:
     """
 
     kinds = ("images",)  # the data kinds it applies to (GANDataModule.kind); validation reads it
+    rules = (POLICY,)
 
     def __init__(self, policy: Sequence[str] = ("color", "translation", "cutout")) -> None:
-        unknown = [name for name in policy if name not in POLICIES]
-        if unknown:
-            raise ValueError(f"unknown DiffAugment policies {unknown}; choose from {sorted(POLICIES)}")
+        POLICY.require(list(policy))
         self.policy = tuple(policy)
         self.ops = [op for name in self.policy for op in POLICIES[name]]
 

@@ -22,12 +22,18 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 from torch.optim import Optimizer
 
+from ganforge.rules import enum
+
 
 class GradientAllReduceDDP(DDPStrategy):
     """DDP without the DistributedDataParallel wrapper: weights start equal (broadcast from rank 0) and stay
     equal because every optimizer step sees the gradients averaged over all ranks."""
 
     strategy_name = "ganforge_ddp"
+    rules = (
+        enum("process_group_backend", (None, "nccl", "gloo", "mpi"), "gloo", "carrier-pigeon",
+             " (nccl on GPUs, gloo on CPUs)"),
+    )  # fmt: skip
 
     def configure_ddp(self) -> None:
         broadcast_state(self.model)  # identical starting weights and buffers on every rank

@@ -8,6 +8,10 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
+from ganforge.rules import boolean, fraction
+
+RULES = (fraction("ema.decay", "0.999", "off"), boolean("ema.warmup"))
+
 
 def ema_decay(num_averaged: Tensor, decay: float, warmup: bool) -> Tensor:
     """The decay for the next update: ``decay``, or with warm-up min(decay, (1 + n) / (10 + n)) after n

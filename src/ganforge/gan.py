@@ -1,18 +1,21 @@
 """The GAN LightningModule: the adversarial step (a D update on every batch, a G update every ``d_steps``); owns no
 formulas and reads nothing of Lightning's private state."""
 
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
-import lightning as L
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ganforge.ema import averaged_generator
 from ganforge.losses import GANLoss
+from ganforge.rules import boolean, integer
+from ganforge.tasks import Accepts, AdversarialTask, OptimizerFactory
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
+# The keys of the optim group that set this task's schedule (read by ``GAN.from_config``).
+RULES = (integer("optim.d_steps", 1, "1"), boolean("optim.simultaneous"))
 
 
 class Regularizer(Protocol):
@@ -27,15 +30,15 @@ class Regularizer(Protocol):
     ) -> Tensor | None: ...
 
 
-class GAN(L.LightningModule):
-    """Adversarial training with manual optimization: every batch is one D update (real batch vs. detached fakes);
-    every ``d_steps``-th batch is also followed by one G update through the updated D, on that batch's fakes.
-    ``simultaneous``: both networks update together from the gradients of one forward pass (``d_steps=1``).
-
-    Counters, kept by the module and checkpointed: ``discriminator_updates`` (= batches trained) and
-    ``generator_updates``, the step axis of everything ganforge logs. Lightning's ``global_step`` counts optimizer
-    steps of both networks (``max_steps`` is in those units).
+class GAN(AdversarialTask):
+    """Generation (``module=gan``): adversarial training with manual optimization: every batch is one D update
+    (real batch vs. detached fakes); every ``d_steps``-th batch is also followed by one G update through the updated
+    D, on that batch's fakes. ``simultaneous``: both networks update together from the gradients of one forward pass
+    (``d_steps=1``, checked by ``problems``). The step axis (``step``) is G updates.
     """
+
+    name: ClassVar[str] = "gan"
+    accepts: ClassVar[Accepts] = Accepts(classifier_d=False)
 
     def __init__(
         self,
@@ -51,9 +54,7 @@ class GAN(L.LightningModule):
         ema_decay: float | None = None,
         ema_warmup: bool = True,
     ) -> None:
-        super().__init__()
-        self.automatic_optimization = False
-        self.generator = generator
+        super().__init__(generator, ema_decay, ema_warmup)
         self.discriminator = discriminator
         self.loss = loss
         self.optimizer_g = optimizer_g
@@ -61,46 +62,44 @@ class GAN(L.LightningModule):
         self.regularizer = regularizer
         self.augment = augment
         self.d_steps = d_steps
-        if simultaneous and d_steps != 1:
-            raise ValueError(f"simultaneous updates make one D and one G update per batch; got d_steps={d_steps}")
         self.simultaneous = simultaneous
         # PacGAN: a packed D (pack=m) judges m independent samples at once; each comes from its own G batch.
         self.pack = getattr(discriminator, "pack", 1)
-        # A submodule, so its weights are in every checkpoint.
-        self.generator_ema = averaged_generator(generator, ema_decay, ema_warmup) if ema_decay else None
-        self.generator_updates = 0
-        self.discriminator_updates = 0
-        # The resolved run config, stored in every checkpoint so that a checkpoint describes itself.
-        self.run_config: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, datamodule: Any, speedups: bool | None = None) -> "GAN":
+        from ganforge.build import adversarial_parts  # build imports the tasks' package
+
+        generator, discriminator, loss, regularizer, augment = adversarial_parts(cfg, datamodule, speedups)
+        return cls(
+            generator=generator,
+            discriminator=discriminator,
+            loss=loss,
+            optimizer_g=instantiate(cfg.optim.generator),
+            optimizer_d=instantiate(cfg.optim.discriminator),
+            regularizer=regularizer,
+            augment=augment,
+            d_steps=cfg.optim.d_steps,
+            simultaneous=cfg.optim.simultaneous,
+            ema_decay=cfg.ema.decay,
+            ema_warmup=cfg.ema.warmup,
+        )
+
+    @classmethod
+    def problems(cls, cfg: DictConfig) -> list[str]:
+        d_steps = cfg.optim.get("d_steps", 1)
+        if cfg.optim.get("simultaneous") is True and isinstance(d_steps, int) and d_steps != 1:
+            return [f"optim.simultaneous=true makes one D and one G update per batch, but optim.d_steps={d_steps}; "
+                    "set optim.d_steps=1, or optim.simultaneous=false to alternate."]  # fmt: skip
+        return []
 
     @property
     def step(self) -> int:
-        """The step axis of everything logged and of periodic work (checkpoints, sample grids, evaluation): G
-        updates."""
         return self.generator_updates
 
     @property
-    def optimizer_steps_per_batch(self) -> float:
-        """What ``trainer.max_steps`` counts per training batch: one D step, and a G step every ``d_steps``."""
-        return 1 + 1 / self.d_steps
-
-    @property
-    def latent_dim(self) -> int:
-        return self.generator.latent_dim
-
-    @property
-    def sampler(self) -> nn.Module:
-        """The generator to sample and evaluate with: the EMA copy when EMA is on."""
-        return self.generator if self.generator_ema is None else self.generator_ema.module
-
-    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I), shape (n, latent_dim), on this module's device."""
-        if generator is None:
-            return torch.randn(n, self.latent_dim, device=self.device)
-        return torch.randn(n, self.latent_dim, generator=generator, device=generator.device).to(self.device)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.sampler(z)
+    def batches_per_step(self) -> int:
+        return 1 if self.simultaneous else self.d_steps
 
     def generate(self, z: Tensor) -> Tensor:
         """G's samples for D: G(z), or for a D that packs m samples, m separate G batches of n/m interleaved so
@@ -136,40 +135,10 @@ class GAN(L.LightningModule):
                 losses["g_loss"] = self.generator_step(fake, real, opt_g)
         if update_g:
             self.generator_updates += 1
-            if self.generator_ema is not None:
-                self.generator_ema.update_parameters(self.generator)
-            every = self.trainer.log_every_n_steps
-            if every > 0 and self.generator_updates % every == 0:
+            self.update_generator_ema()
+            if self.log_due():
                 self.write_scalars({"train/g_loss": losses["g_loss"]} | {f"train/{k}": v() for k, v in scalars.items()})
         return losses
-
-    def write_scalars(self, values: dict[str, Tensor]) -> None:
-        """Send one step's scalars to the loggers (step axis: G updates), the progress bar and
-        ``trainer.callback_metrics``.
-
-        What ``self.log(on_step=True)`` does, at a fraction of its cost: Lightning moves its whole per-key
-        result object to the value's device on every call (~0.6 ms per value here, ~8% of a reference MLP step
-        at batch 128). One host transfer for all values, only on the steps that are written.
-        """
-        numbers = dict(zip(values, torch.stack([v.float() for v in values.values()]).tolist(), strict=True))
-        for logger in self.loggers:
-            logger.log_metrics(numbers | {"epoch": self.current_epoch}, step=self.step)
-        self.trainer.callback_metrics.update({name: torch.tensor(value) for name, value in numbers.items()})
-        shown = ("train/d_loss", "train/g_loss")
-        self.trainer.progress_bar_metrics.update({name: numbers[name] for name in shown if name in numbers})
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ganforge_counters"] = {
-            "generator_updates": self.generator_updates,
-            "discriminator_updates": self.discriminator_updates,
-        }
-        if self.run_config is not None:
-            checkpoint["ganforge_config"] = self.run_config
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        counters = checkpoint.get("ganforge_counters", {})
-        self.generator_updates = counters.get("generator_updates", 0)
-        self.discriminator_updates = counters.get("discriminator_updates", 0)
 
     def discriminator_step(
         self, real: Tensor, optimizer: Optimizer, keep_fake: bool = False

@@ -12,6 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.networks.layers import Maxout
+from ganforge.rules import boolean
+
+RULES = (boolean("speedups"),)  # the switch of speed_up
 
 log = logging.getLogger(__name__)
 

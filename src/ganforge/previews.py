@@ -16,6 +16,10 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from ganforge.rules import integer
+
+RULES_OF_A_PREVIEW = (integer("num_samples", 1, "64"),)  # each renderer's arguments
+
 
 def image_grid(samples: Tensor, nrow: int | None = None) -> Tensor:
     """(N, C, H, W) samples in [-1, 1] -> one (C, H', W') image in [0, 1], as square as N allows."""
@@ -45,6 +49,8 @@ def scatter_plot(real: Tensor, fake: Tensor) -> Tensor:
 class ImageGrid:
     """Image samples as one grid; ``save`` also writes every sample as its own PNG (for external FID tools)."""
 
+    rules = RULES_OF_A_PREVIEW
+
     def __init__(self, num_samples: int = 64) -> None:
         self.num_samples = num_samples
 
@@ -64,6 +70,8 @@ class ImageGrid:
 
 class Scatter:
     """2-D samples as a scatter plot over ``num_samples`` real training points; ``save`` also writes a CSV."""
+
+    rules = RULES_OF_A_PREVIEW
 
     def __init__(self, num_samples: int = 1000) -> None:
         self.num_samples = num_samples

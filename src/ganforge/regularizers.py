@@ -13,6 +13,10 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from ganforge.rules import Rule, integer, non_negative, text
+
+RULES = (text("regularizer.name", example="r1"),)  # every option, regularizer=none too
+
 
 def input_gradients(outputs: Tensor, inputs: Tensor) -> Tensor:
     """d(sum of outputs)/d(inputs), kept in the graph so that a penalty on it can be differentiated."""
@@ -38,6 +42,7 @@ class GradientPenalty:
     """``weight`` x WGAN-GP on random interpolates of each real and fake batch (weight 10 in the paper)."""
 
     weight: float = 10.0
+    rules: ClassVar[tuple[Rule, ...]] = (non_negative("weight", "10"),)
     name: ClassVar[str] = "gradient_penalty"
     needs_real_grad: ClassVar[bool] = False
     provides_lipschitz: ClassVar[bool] = True
@@ -54,6 +59,7 @@ class R1:
 
     gamma: float = 10.0
     every: int = 1
+    rules: ClassVar[tuple[Rule, ...]] = (non_negative("gamma", "10"), integer("every", 1, "16"))
     name: ClassVar[str] = "r1"
     needs_real_grad: ClassVar[bool] = True
     provides_lipschitz: ClassVar[bool] = False

@@ -7,13 +7,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganforge.checkpoints import BEST, LAST, CheckpointError, check_compatible, read_checkpoint
 from ganforge.errors import DataError
-from ganforge.gan import GAN
+from ganforge.tasks import AdversarialTask
 
 # What a run's config may instantiate when it is reopened: our own classes and torch's, nothing else, so
 # an edited or downloaded config cannot name an arbitrary callable (os.system, subprocess.run, ...).
 TRUSTED_TARGETS = ("ganforge.", "torch.")
-# The parts of a run config that rebuild its GAN, and its data.
-GAN_PARTS = ("model", "loss", "optim", "regularizer", "augment")
+# The parts of a run config that rebuild its task, and its data.
+GAN_PARTS = ("module", "model", "loss", "optim", "regularizer", "augment")
 DATA_PARTS = ("data",)
 
 
@@ -36,10 +36,29 @@ def run_config(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> DictC
     """The config a run saved in ``<run_dir>/.hydra/config.yaml``, else the copy inside its checkpoint."""
     path = Path(run_dir) / ".hydra" / "config.yaml"
     if path.is_file():
-        return OmegaConf.load(path)
+        return upgraded(OmegaConf.load(path))
     if checkpoint is not None and "ganforge_config" in checkpoint:
-        return OmegaConf.create(checkpoint["ganforge_config"])
+        return upgraded(OmegaConf.create(checkpoint["ganforge_config"]))
     raise DataError(f"{run_dir} is not a ganforge run directory: {path} is missing.")
+
+
+def upgraded(cfg: DictConfig) -> DictConfig:
+    """A config saved before tasks were modules (no ``module``; the semi-supervised settings under ``ssl``) in
+    today's keys, so that earlier runs still reopen."""
+    if "module" in cfg:
+        return cfg
+    cfg = cfg.copy()
+    OmegaConf.set_struct(cfg, False)
+    ssl = cfg.pop("ssl", None)
+    if ssl is None:
+        cfg.module = {"_target_": "ganforge.gan.GAN"}
+        return cfg
+    cfg.module = {"_target_": "ganforge.semisupervised.SemiSupervisedGAN", "generator": ssl.generator,
+                  "unsupervised_weight": ssl.unsupervised_weight, "supervised_weight": ssl.supervised_weight,
+                  "entropy_weight": ssl.get("entropy_weight", 0.0), "classifier_ema": ssl.classifier_ema}  # fmt: skip
+    cfg.data.labeled = {"per_class": ssl.labels_per_class, "draw": ssl.draw, "batch_size": ssl.labeled_batch_size,
+                        "validation_size": ssl.get("validation_size")}  # fmt: skip
+    return cfg
 
 
 def locate(ckpt: str | Path, checkpoint: str = "last") -> tuple[Path, Path]:
@@ -105,26 +124,26 @@ def check_trusted(cfg: DictConfig, parts: tuple[str, ...], run_dir: Path) -> Non
 
 
 def load_datamodule(cfg: DictConfig, run_dir: Path) -> Any:
-    """The run's datamodule, rebuilt from its config (after the same allow-list check as the GAN)."""
-    from hydra.utils import instantiate
+    """The run's data source, rebuilt from its config (after the same allow-list check as the task)."""
+    from ganforge.build import data_source  # build imports the tasks, which import this package's modules
 
     check_trusted(cfg, DATA_PARTS, run_dir)
-    return instantiate(cfg.data)
+    return data_source(cfg)
 
 
-def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, GAN]:
-    """The run's GAN with the weights of ``checkpoints/<checkpoint>`` (or a checkpoint path), in eval mode.
+def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, AdversarialTask]:
+    """The run's task (its GAN) with the weights of ``checkpoints/<checkpoint>`` (or a checkpoint path), in eval mode.
 
     The checkpoint is read with ``weights_only=True`` (tensors and plain containers only, never code), and
     the config may only instantiate ganforge's and torch's own classes.
     """
-    from ganforge.train import build_gan  # train imports this package's modules; avoid an import cycle
+    from ganforge.build import build_task  # build imports the tasks, which import this package's modules
 
     path = Path(run_dir) / "checkpoints" / checkpoint
     state = read_checkpoint(path, key="ckpt")
     cfg = run_config(run_dir, state)
     check_trusted(cfg, GAN_PARTS, run_dir)
-    gan = build_gan(cfg, load_datamodule(cfg, run_dir))  # the datamodule gives the sample shape; no data is read
+    gan = build_task(cfg, load_datamodule(cfg, run_dir))  # the datamodule gives the sample shape; no data is read
     check_compatible(state, gan, path)
     gan.load_state_dict(state["state_dict"])
     gan.on_load_checkpoint(state)

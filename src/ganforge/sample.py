@@ -12,14 +12,16 @@ from pathlib import Path
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import Tensor
 from torchvision.utils import save_image
 
-from ganforge.errors import ConfigError, GanforgeError
+from ganforge.config import validate
+from ganforge.errors import GanforgeError
 from ganforge.evaluate import CONFIG_DIR, check_output_dir, checked_ckpt, output_folder
-from ganforge.gan import GAN
+from ganforge.rules import boolean, integer, seed
 from ganforge.runs import load_datamodule, load_gan
+from ganforge.tasks import AdversarialTask
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +36,26 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def generate(gan: GAN, z: Tensor) -> Tensor:
+def generate(gan: AdversarialTask, z: Tensor) -> Tensor:
     return torch.cat([gan.sampler(batch) for batch in z.split(500)]).float()
 
 
-def interpolation(gan: GAN, rows: int, steps: int, noise: torch.Generator) -> Tensor:
+def interpolation(gan: AdversarialTask, rows: int, steps: int, noise: torch.Generator) -> Tensor:
     """(rows * steps, *shape) samples: row r walks from one random z to another in ``steps`` steps."""
     start, end = gan.sample_noise(rows, noise), gan.sample_noise(rows, noise)
     path = slerp(start, end, torch.linspace(0, 1, steps))
     return generate(gan, path.reshape(rows * steps, -1))
 
 
-def check_count(cfg: DictConfig, key: str, minimum: int) -> None:
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        example = {"n": 64, "seed": 0}.get(key, 8)
-        raise ConfigError(
-            f"{key}={value!r} is invalid: it must be an integer >= {minimum} (for example {key}={example})."
-        )
+# conf/sample.yaml's own keys (ckpt and checkpoint: checked_ckpt; output_dir: check_output_dir)
+RULES = (
+    integer("n", 1, "64"), seed("seed"), boolean("interpolate"),
+    integer("interpolation.rows", 1, "8"), integer("interpolation.steps", 1, "8"),
+)  # fmt: skip
 
 
 def sample(cfg: DictConfig) -> Path:
-    for key in ("n", "seed", "interpolation.rows", "interpolation.steps"):
-        check_count(cfg, key, minimum=0 if key == "seed" else 1)
+    validate(cfg, RULES, one_line=True)
     run_dir, checkpoint = checked_ckpt(cfg, "ganforge-sample")
     check_output_dir(cfg)
     run_cfg, gan = load_gan(run_dir, checkpoint.name)

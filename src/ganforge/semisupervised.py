@@ -16,26 +16,41 @@ The classifier that is evaluated is an EMA of D's weights (``classifier``). With
 with ``supervised_weight=0`` it is an unsupervised GAN of the same networks (no label is read).
 """
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.distributions import Categorical
 from torch.optim import Optimizer
 
 from ganforge.ema import averaged_generator
-from ganforge.gan import GAN
 from ganforge.losses import feature_matching_loss, nonsaturating, real_fake_logit
+from ganforge.rules import Rule, boolean, fraction, is_number, non_negative
+from ganforge.tasks import Accepts, AdversarialTask, OptimizerFactory
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 
+class SemiSupervisedGAN(AdversarialTask):
+    """The semi-supervised classifier (``module=ssl``). ``batch``: ``{"labeled": (images, labels), "unlabeled":
+    images, "matched": images}`` (see ``SemiSupervisedData``, served when ``data.labeled`` is set). The step axis is
+    the batch count (one D update each, and one G update when there is a G)."""
 
-class SemiSupervisedGAN(GAN):
-    """``batch``: ``{"labeled": (images, labels), "unlabeled": images, "matched": images}`` (see
-    ``SemiSupervisedData``). The step axis is the batch count (one D update each, and one G update when there is a
-    G)."""
+    name: ClassVar[str] = "ssl"
+    accepts: ClassVar[Accepts] = Accepts(
+        losses=("ganforge.losses.nonsaturating",), regularizers=False, schedules=False, labeled_data=True,
+        classifier_d=True,
+    )  # fmt: skip
+    # conf/module/ssl.yaml's keys
+    rules: ClassVar[tuple[Rule, ...]] = (
+        boolean("generator"),
+        non_negative("unsupervised_weight", "1.0"),
+        non_negative("supervised_weight", "1.0"),
+        non_negative("entropy_weight", "1.0"),
+        fraction("classifier_ema", "0.999", null="off"),
+    )
 
     def __init__(
         self,
@@ -51,27 +66,67 @@ class SemiSupervisedGAN(GAN):
         ema_decay: float | None = None,
         ema_warmup: bool = True,
     ) -> None:
-        if generator is None and unsupervised_weight:
-            raise ValueError("the unlabeled loss compares real images with G's samples: it needs a generator")
-        if not supervised_weight and not unsupervised_weight:
-            raise ValueError("with both loss weights 0 the classifier learns nothing")
-        super().__init__(
-            generator, discriminator, nonsaturating(), optimizer_g, optimizer_d, augment=augment,
-            ema_decay=ema_decay if generator is not None else None, ema_warmup=ema_warmup,
-        )  # fmt: skip
+        super().__init__(generator, ema_decay, ema_warmup)
+        self.discriminator = discriminator
+        self.loss = nonsaturating()
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.augment = augment
         self.unsupervised_weight, self.supervised_weight = unsupervised_weight, supervised_weight
         self.entropy_weight = entropy_weight
         self.classifier_ema = (
             averaged_generator(discriminator, classifier_ema_decay, ema_warmup) if classifier_ema_decay else None
         )
 
+    @classmethod
+    def from_config(cls, cfg: DictConfig, datamodule: Any, speedups: bool | None = None) -> "SemiSupervisedGAN":
+        from ganforge.build import adversarial_parts  # build imports the tasks' package
+
+        generator, discriminator, _, _, augment = adversarial_parts(cfg, datamodule, speedups)
+        module = cfg.module
+        # an unsupervised GAN of these networks (supervised_weight=0) reads no training label at all
+        datamodule.uses_labels = module.supervised_weight > 0
+        return cls(
+            generator=generator if module.generator else None,
+            discriminator=discriminator,
+            optimizer_g=instantiate(cfg.optim.generator),
+            optimizer_d=instantiate(cfg.optim.discriminator),
+            unsupervised_weight=module.unsupervised_weight,
+            supervised_weight=module.supervised_weight,
+            entropy_weight=module.entropy_weight,
+            classifier_ema_decay=module.classifier_ema,
+            augment=augment,
+            ema_decay=cfg.ema.decay,
+            ema_warmup=cfg.ema.warmup,
+        )
+
+    @classmethod
+    def problems(cls, cfg: DictConfig) -> list[str]:
+        found = []
+        module, labeled = cfg.module, cfg.data.get("labeled")
+        unsupervised, supervised = module.get("unsupervised_weight"), module.get("supervised_weight")
+        if is_number(unsupervised) and is_number(supervised):  # else their rules report them
+            if module.get("generator") is False and unsupervised > 0:
+                found.append(f"module.generator=false but module.unsupervised_weight={unsupervised}: the unlabeled "
+                             "loss compares real images with G's samples; set module.unsupervised_weight=0 (the "
+                             "supervised-only baseline) or module.generator=true.")  # fmt: skip
+            if unsupervised == 0 and supervised == 0:
+                found.append("module.supervised_weight=0 and module.unsupervised_weight=0: the classifier would "
+                             "learn nothing; set one of them > 0.")  # fmt: skip
+        validation = labeled.get("validation_size") if isinstance(labeled, DictConfig) else None
+        if cfg.data.get("holdout_fraction") == 0 and validation is None:
+            found.append(
+                "data.holdout_fraction=0 leaves the semi-supervised classifier no test split to measure; "
+                "set it > 0 (the digits preset holds out 0.5) or data.labeled.validation_size=N images."
+            )
+        objective = cfg.get("objective")
+        if isinstance(objective, str) and objective.startswith("test/"):
+            found.append(f"objective={objective} would tune on the test split; choose settings on "
+                         "validation/accuracy with data.labeled.validation_size=N.")  # fmt: skip
+        return found
+
     @property
     def step(self) -> int:
         return self.discriminator_updates
-
-    @property
-    def optimizer_steps_per_batch(self) -> float:
-        return 1.0 if self.generator is None else 2.0
 
     @property
     def classifier(self) -> nn.Module:
@@ -101,10 +156,8 @@ class SemiSupervisedGAN(GAN):
                 batch["matched"], optimizers[0]
             )
             self.generator_updates += 1
-            if self.generator_ema is not None:
-                self.generator_ema.update_parameters(self.generator)
-        every = self.trainer.log_every_n_steps
-        if every > 0 and self.step % every == 0:
+            self.update_generator_ema()
+        if self.log_due():
             self.write_scalars({"train/d_loss": losses["d_loss"]} | scalars)
         return losses
 
@@ -120,7 +173,7 @@ class SemiSupervisedGAN(GAN):
         if self.generator is None:
             return loss, scalars
         with torch.no_grad():
-            fake = self.generate(self.sample_noise(len(unlabeled)))
+            fake = self.generator(self.sample_noise(len(unlabeled)))
         real_classes = self.judge(unlabeled)
         real_logit, fake_logit = real_fake_logit(real_classes), real_fake_logit(self.judge(fake))
         unsupervised = self.loss.discriminator(real_logit, fake_logit)
@@ -137,16 +190,21 @@ class SemiSupervisedGAN(GAN):
         """One G update by feature matching against ``matched`` (a second unlabeled batch) on new samples."""
         with self.toggled_optimizer(optimizer):
             with torch.no_grad():
-                real_features = self.discriminator.embed(self._seen(matched))
-            fake = self.generate(self.sample_noise(len(matched)))
-            loss = feature_matching_loss(real_features, self.discriminator.embed(self._seen(fake)))
+                real_features = self.discriminator.embed(self.seen(matched))
+            fake = self.generator(self.sample_noise(len(matched)))
+            loss = feature_matching_loss(real_features, self.discriminator.embed(self.seen(fake)))
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()
         return loss.detach()
 
-    def _seen(self, samples: Tensor) -> Tensor:
+    def seen(self, samples: Tensor) -> Tensor:
+        """Samples as D sees them: through the augmentation when one is configured."""
         return samples if self.augment is None else self.augment(samples)
+
+    def judge(self, samples: Tensor) -> Tensor:
+        """D's class logits for samples, seen through the augmentation."""
+        return self.discriminator(self.seen(samples))
 
 
 def class_entropy(class_logits: Tensor) -> Tensor:

@@ -1,11 +1,11 @@
 """Sweep summaries: one table of every job's overrides and final metrics, sorted by the objective.
 
 Written at the end of every multirun (``SweepSummary``, a Hydra callback in conf/hydra/default.yaml) and by
-``ganforge-summary <sweep dir>`` for an existing sweep: ``summary.csv`` (one row per job, every metric),
-``summary.md`` (one row per setting, mean ± std over seeds when ``seed`` was swept) and the same table printed.
+``ganforge-summary <sweep dir>`` (ganforge.lab.sweeps) for an existing sweep: ``summary.csv`` (one row per job, every
+metric), ``summary.md`` (one row per setting, mean ± std over seeds when ``seed`` was swept) and the same table
+printed. Core: every multirun of ``ganforge-train`` writes it.
 """
 
-import argparse
 import csv
 import json
 import logging
@@ -144,15 +144,3 @@ class SweepSummary(Callback):
             log.info("sweep summary: %s, %s", sweep_dir / "summary.md", sweep_dir / "summary.csv")
         except FileNotFoundError as error:  # e.g. every job failed before Hydra saved its config
             log.warning("no sweep summary: %s", error)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Summarise a ganforge sweep directory (outputs/multirun/...).")
-    parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--objective", help="metric to sort by (default: the jobs' configured objective)")
-    args = parser.parse_args(argv)
-    summarize(args.sweep_dir, args.objective)
-
-
-if __name__ == "__main__":
-    main()

@@ -14,11 +14,17 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+from ganforge.rules import Rule, folder, is_text, list_of
+
+RULES = (
+    Rule("compare_metrics", "a list of metric names", "[train/d_loss]", list_of(is_text, 0), ("train/d_loss", "['']")),
+)
+
 # The groups whose values define a run's GAN and data; the top-level keys outside groups that do too.
-DEFINING_GROUPS = ("model", "loss", "regularizer", "augment", "optim", "data", "ema", "ssl")
-DEFINING_KEYS = ("seed", "speedups")
+DEFINING_GROUPS = ("module", "model", "loss", "regularizer", "augment", "optim", "data", "ema")
+DEFINING_KEYS = ("seed", "speedups", "steps")
 # Of the trainer's settings, those that change what is trained (the rest say how it is run or logged).
-TRAINER_KEYS = ("max_epochs", "max_steps", "precision", "accelerator", "devices", "num_nodes")
+TRAINER_KEYS = ("max_epochs", "precision", "accelerator", "devices", "num_nodes")
 # Keys that are not hyperparameters even inside a defining group: where files are, how samples are drawn.
 PLUMBING = frozenset({"name", "root", "path", "download", "num_workers", "metrics", "preview", "cache_limit_mb"})
 # Hydra's record of the chosen options, of the groups a person picks.
@@ -68,6 +74,9 @@ def tensorboard_logger(save_dir: str) -> TensorBoardLogger:
     """Events in ``<save_dir>/tensorboard/`` (no version sub-folder: a run dir holds one run); no ``hp_metric``
     placeholder (``log_hyperparameters`` pairs the HParams tab with the real metrics)."""
     return TensorBoardLogger(save_dir=save_dir, name="tensorboard", version="", default_hp_metric=False)
+
+
+tensorboard_logger.rules = (folder("save_dir"),)  # type: ignore[attr-defined]
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:

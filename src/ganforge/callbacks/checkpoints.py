@@ -10,14 +10,21 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_info
 
+from ganforge.callbacks.common import EVERY_N_STEPS
 from ganforge.callbacks.safety import NonFiniteGuard
 from ganforge.checkpoints import LAST
+from ganforge.rules import boolean, folder, text
 
 
 class PeriodicCheckpoint(L.Callback):
     """Writes ``dirpath/filename`` every ``every_n_steps`` generator updates and, with ``at_end``, when training
     ends. ``filename`` may contain ``{step}`` (e.g. ``step{step:07d}.ckpt``: one file per interval, all kept);
     without it the file is rewritten (``last.ckpt``)."""
+
+    rules = (
+        folder("dirpath", "outputs/run/checkpoints"), EVERY_N_STEPS,
+        text("filename", "a file name, {step} for the step", "step{step:07d}.ckpt"), boolean("at_end"),
+    )  # fmt: skip
 
     def __init__(self, dirpath: str, every_n_steps: int = 1000, filename: str = LAST, at_end: bool = True) -> None:
         self.dirpath = Path(dirpath)

@@ -15,10 +15,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
+from ganforge.callbacks.common import EVERY_N_STEPS, OUTPUT_DIR
 from ganforge.checkpoints import BEST, read_checkpoint
 from ganforge.errors import ConfigError
 from ganforge.metrics.registry import better
 from ganforge.metrics.suite import Evaluation
+from ganforge.rules import optional_text
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ class EvaluationCallback(L.Callback):
     and the sampler's weights are kept, so that ``samples.png`` shows the best generator, not the last one.
     """
 
+    rules = (
+        OUTPUT_DIR, EVERY_N_STEPS,
+        optional_text("monitor", "null (the data's first metric) or a reported value such as fid", "fid"),
+    )  # fmt: skip
+
     def __init__(
         self, evaluation: Evaluation, output_dir: str, every_n_steps: int = 500, monitor: str | None = None
     ) -> None:
@@ -71,12 +78,17 @@ class EvaluationCallback(L.Callback):
         self.started = time.perf_counter()  # built with the run: the run's clock, for the evaluation's share
         self.results: dict[str, float] = {}
 
-    def prepare(self, datamodule: Any) -> None:
-        """Read the data and get what the metrics need (feature network, real features, the floor); timed."""
+    def prepare(self, datamodule: Any) -> dict[str, bool]:
+        """Before training: read the data and get what the metrics need (feature network, real features, the
+        floor; timed), so bad data or a monitor the data does not report fails now; returns what this callback
+        reports that compares runs (``directions``)."""
         start = time.perf_counter()
         self.evaluation.prepare(datamodule)
         self.floor = self.evaluation.floor() if self.active else {}
         self.prepare_seconds = time.perf_counter() - start
+        if self.active:
+            self.monitored()
+        return self.directions()
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.evaluation.datamodule is None:
@@ -89,9 +101,9 @@ class EvaluationCallback(L.Callback):
     def directions(self) -> dict[str, bool]:
         """Everything this callback logs that compares runs, with whether higher is better: the evaluation's
         val/*, floor/* and probe/* names, and best/* for every val/* (from the metric registry)."""
-        names = self.evaluation.directions()
-        best = {name.replace("val/", "best/", 1): up for name, up in names.items() if name.startswith("val/")}
-        return names | best
+        names = self.evaluation.names()
+        best = {name.under("best"): up for name, up in names.items() if name.split == "val"}
+        return {str(name): up for name, up in (names | best).items()}
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.active:
@@ -106,14 +118,14 @@ class EvaluationCallback(L.Callback):
 
     def monitored(self) -> str:
         """The ``val/*`` name that decides the best generator."""
-        names = [name for name in self.evaluation.directions() if name.startswith("val/")]
-        wanted = [name for name in names if self.monitor and name[4:].rstrip("0123456789.k") == self.monitor]
+        names = [name for name in self.evaluation.names() if name.split == "val"]
+        wanted = [name for name in names if self.monitor and name.name == self.monitor]
         if self.monitor and not wanted:
             raise ConfigError(
                 f"callbacks.evaluation.monitor={self.monitor} is not reported on this data; choose one of "
-                f"{', '.join(sorted({n[4:].rstrip('0123456789.k') for n in names}))}."
+                f"{', '.join(sorted({name.name for name in names}))}."
             )
-        return (wanted or names)[0]
+        return str((wanted or names)[0])
 
     def keep_best(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Write ``best.ckpt`` and keep the sampler's weights (for samples.png)."""
@@ -138,13 +150,10 @@ class EvaluationCallback(L.Callback):
         start = time.perf_counter()
         values = self.evaluation.measure(pl_module)
         self.seconds.append(time.perf_counter() - start)
-        directions = self.evaluation.directions()
-        improved = {
-            name
-            for name, value in values.items()
-            if better(directions[name], value, self.best.get(name.replace("val/", "best/", 1)))
-        }
-        self.best |= {name.replace("val/", "best/", 1): values[name] for name in improved}
+        names = {str(name): (name, up) for name, up in self.evaluation.names().items()}
+        best = {tag: str(names[tag][0].under("best")) for tag in values}  # val/fid180 -> best/fid180
+        improved = {tag for tag, value in values.items() if better(names[tag][1], value, self.best.get(best[tag]))}
+        self.best |= {best[tag]: values[tag] for tag in improved}
         self.latest, self.latest_step = values, step
         log_scalars(trainer, {**values, **self.best, "eval/seconds": self.seconds[-1]}, step)
         if self.monitored() in improved:

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from ganforge.checkpoints import LAST
 from ganforge.errors import GanforgeError
+from ganforge.rules import integer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class NonFiniteGuard(L.Callback):
     (a dozen tiny ops, ~20 us per step on the CPU, which is why the CPU does not use that path) and read every
     ``check_every_n_steps`` G updates and at each epoch end.
     """
+
+    rules = (integer("check_every_n_steps", 1, "6"),)
 
     def __init__(self, check_every_n_steps: int = 50) -> None:
         self.check_every_n_steps = check_every_n_steps

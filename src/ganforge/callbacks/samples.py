@@ -14,8 +14,10 @@ from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torchvision.utils import save_image
 
+from ganforge.callbacks.common import EVERY_N_STEPS, OUTPUT_DIR
 from ganforge.callbacks.evaluation import EvaluationCallback
 from ganforge.previews import ImageGrid
+from ganforge.rules import seed
 
 
 def log_image(trainer: L.Trainer, tag: str, image: Tensor, step: int) -> bool:
@@ -30,12 +32,15 @@ def log_image(trainer: L.Trainer, tag: str, image: Tensor, step: int) -> bool:
 
 
 class SampleGrid(L.Callback):
-    """Logs G(fixed noise) under ``samples/`` every ``every_n_steps`` generator updates and writes ``samples.png``
-    when training ends.
+    """Logs G(fixed noise) under ``samples/`` every ``every_n_steps`` generator updates and when training ends (so
+    that a run shorter than the interval shows one too; never twice at one step), and writes ``samples.png`` when
+    training ends.
 
     The fixed noise is drawn from its own seed (so runs of a sweep show the same z) and saved in the
     checkpoint (so a resumed run keeps showing the same z); its size is the preview's ``num_samples``.
     """
+
+    rules = (OUTPUT_DIR, EVERY_N_STEPS, seed("seed"))
 
     def __init__(self, output_dir: str, every_n_steps: int = 250, seed: int = 0, filename: str = "samples.png") -> None:
         self.output_path = Path(output_dir) / filename
@@ -81,10 +86,10 @@ class SampleGrid(L.Callback):
             generator.train(was_training)
         return self.preview.render(samples)
 
-    @rank_zero_only
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+    def log_grid(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """G(fixed noise) under ``samples/fixed_noise`` at the current step, unless already logged at this step."""
         step = pl_module.step
-        if not self.active or step == 0 or step % self.every_n_steps or step == self.logged_step:
+        if step == self.logged_step:
             return
         self.logged_step = step
         logged = log_image(trainer, "samples/fixed_noise", self.render(pl_module), step)
@@ -93,10 +98,22 @@ class SampleGrid(L.Callback):
             self._warned_no_image_logger = True
 
     @rank_zero_only
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        step = pl_module.step
+        if self.active and step > 0 and step % self.every_n_steps == 0:
+            self.log_grid(trainer, pl_module)
+
+    @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """``samples.png``: the best generator's samples when evaluation kept one, else the last generator's."""
+        """The last generator's grid at the last step (skipped when the interval just logged it), and
+        ``samples.png``."""
         if not self.active:
             return
+        self.log_grid(trainer, pl_module)
+        self.write_samples(trainer, pl_module)
+
+    def write_samples(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """``samples.png``: the best generator's samples when evaluation kept one, else the last generator's."""
         evaluation = next((c for c in trainer.callbacks if isinstance(c, EvaluationCallback)), None)
         best = None if evaluation is None else evaluation.best_sampler_weights(pl_module)
         self.output_path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -12,8 +12,21 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms.v2 import functional as tv_functional
 
 from ganforge.errors import DataError
+from ganforge.rules import Rule, fraction, integer, names, one_of, seed
 
 log = logging.getLogger(__name__)
+
+
+def _registered_metric(name: Any) -> bool:
+    from ganforge.metrics.registry import registered  # the registry's modules import this one
+
+    return registered(name)
+
+
+# Arguments of several data modules, each declared once.
+IMAGE_SIZE = integer("image_size", 8, "28")
+CHANNELS = Rule("channels", "1 (grey) or 3 (RGB)", "3", one_of(1, 3), ("abc", "2"))
+NUM_SAMPLES = integer("num_samples", 1, "100000")
 
 
 def to_unit_range(samples: Tensor) -> Tensor:
@@ -113,6 +126,14 @@ class GANDataModule(L.LightningDataModule, ABC):
     has_labels = False  # whether `labels` can serve evaluation
     tuples: int | None = None  # PacGAN's m-tuples of samples per D input (toy.TupleSamples); None: plain samples
     num_classes: int | None = None  # classes of `labels`, known without reading the data (None: no labels)
+    rules: ClassVar[tuple[Rule, ...]] = (
+        integer("batch_size", 1, "128"),
+        integer("num_workers", 0, "0"),
+        fraction("holdout_fraction", "0.1"),
+        integer("split_seed", 0, "0"),
+        seed("shuffle_seed"),
+        names("metrics", "registered metric names (src/ganforge/metrics/registry.py)", "[fid,kid]", _registered_metric),
+    )
 
     def __init__(
         self,

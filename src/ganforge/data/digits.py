@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ganforge.data.base import GANDataModule, TensorSamples, heldout_split, split_off
+from ganforge.data.base import IMAGE_SIZE, GANDataModule, TensorSamples, heldout_split, split_off
 from ganforge.errors import ConfigError
 
 _MAX_PIXEL = 16.0  # load_digits stores ink counts 0..16 per pixel
@@ -21,11 +21,11 @@ class DigitsDataModule(GANDataModule):
     name = "digits"
     has_labels = True
     num_classes = 10
+    rules = (*GANDataModule.rules, IMAGE_SIZE)
 
     def __init__(self, image_size: int = 28, **kwargs) -> None:
         super().__init__(**kwargs)
-        if image_size < 8:
-            raise ConfigError(f"data.image_size={image_size} is below the digits' native 8 pixels; use >= 8.")
+        IMAGE_SIZE.require(image_size, "data.image_size", ConfigError)
         self.image_size = image_size
 
     @property

@@ -11,6 +11,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as tv_functional
 
 from ganforge.data.base import (
+    CHANNELS,
+    IMAGE_SIZE,
     GANDataModule,
     TensorSamples,
     heldout_split,
@@ -19,6 +21,7 @@ from ganforge.data.base import (
     to_unit_range,
 )
 from ganforge.errors import DataError
+from ganforge.rules import boolean, non_negative, text
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,11 @@ class FolderDataModule(GANDataModule):
     """
 
     name = "folder"
+    rules = (
+        *GANDataModule.rules, text("path", "a folder of images", "/data/my_images"), IMAGE_SIZE, CHANNELS,
+        boolean("skip_corrupt"), non_negative("cache_limit_mb", "2048", "a finite number >= 0 (0: never cache)"),
+        boolean("class_subfolders"),
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -20,8 +20,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ganforge.data.base import GANDataModule, TensorSamples, _already_batched, to_unit_range
 from ganforge.errors import ConfigError, DataError
+from ganforge.rules import integer, optional_integer
 
 log = logging.getLogger(__name__)
+
+# data.labeled: the labeled subset, a data option read by ``ganforge.build.build_datamodule``
+RULES = (
+    optional_integer("data.labeled.per_class", 1, "10", "every label"),
+    integer("data.labeled.draw", 0, "0"),
+    integer("data.labeled.batch_size", 1, "100"),
+    optional_integer("data.labeled.validation_size", 1, "300", "the test split"),
+)
 
 
 def balanced_subset(labels: Tensor, per_class: int | None, draw: int) -> Tensor:
@@ -36,8 +45,8 @@ def balanced_subset(labels: Tensor, per_class: int | None, draw: int) -> Tensor:
         members = np.flatnonzero(labels_np == label)
         if len(members) < per_class:
             raise DataError(
-                f"ssl.labels_per_class={per_class}, but class {label} has only {len(members)} training samples; "
-                f"choose ssl.labels_per_class <= {len(members)}."
+                f"data.labeled.per_class={per_class}, but class {label} has only {len(members)} training samples; "
+                f"choose data.labeled.per_class <= {len(members)}."
             )
         picks.append(rng.choice(members, per_class, replace=False))
     return torch.from_numpy(np.sort(np.concatenate(picks)))
@@ -146,7 +155,7 @@ class SemiSupervisedData(GANDataModule):
         set aside and measured instead of the test split, which is then not read at all (for choosing settings)."""
         n = len(self.data.train_set)
         if not 0 < self.validation_size < n:
-            raise ConfigError(f"ssl.validation_size={self.validation_size} must be between 1 and {n - 1} (the "
+            raise ConfigError(f"data.labeled.validation_size={self.validation_size} must be between 1 and {n - 1} (the "
                               f"{n} training samples of {self.data.name}), or null.")  # fmt: skip
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.split_seed + 1))
         return order[self.validation_size :], order[: self.validation_size]
@@ -166,7 +175,8 @@ class SemiSupervisedData(GANDataModule):
         super().setup(stage)
         if self.labeled_index is None and not self.uses_labels:
             self.labeled_index = torch.zeros(0, dtype=torch.int64)
-            log.info("unsupervised: %d training images, no label read (ssl.supervised_weight=0)", len(self.train_set))
+            log.info("unsupervised: %d training images, no label read (module.supervised_weight=0)",
+                     len(self.train_set))  # fmt: skip
         if self.labeled_index is None:
             self.labeled_index = balanced_subset(self.labels()[0], self.labels_per_class, self.draw)
             self.write_labeled()
@@ -195,8 +205,8 @@ class SemiSupervisedData(GANDataModule):
         stored = state_dict.get("labeled_index")
         if stored is not None and self.labeled_index is not None and stored != self.labeled_index.tolist():
             raise DataError(
-                "the checkpoint was trained on another labeled subset than ssl.labels_per_class/ssl.draw give now; "
-                "resume with the run's own settings."
+                "the checkpoint was trained on another labeled subset than data.labeled.per_class/data.labeled.draw "
+                "give now; resume with the run's own settings."
             )
 
     def train_dataloader(self) -> DataLoader:

@@ -21,8 +21,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision import datasets
 
-from ganforge.data.base import GANDataModule, TensorSamples, match_channels_and_size
+from ganforge.data.base import CHANNELS, IMAGE_SIZE, GANDataModule, TensorSamples, match_channels_and_size
 from ganforge.errors import DataError
+from ganforge.rules import boolean, folder
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ class StandardDataModule(GANDataModule):
     torchvision_class: type[datasets.VisionDataset]
     has_labels = True
     num_classes = 10  # MNIST's digits, Fashion-MNIST's garments, CIFAR-10's classes
+    rules = (
+        *(rule for rule in GANDataModule.rules if rule.key != "holdout_fraction"),  # the test split is held out
+        folder("root", "data", "a folder for the dataset files"), boolean("download"), IMAGE_SIZE, CHANNELS,
+    )  # fmt: skip
 
     def __init__(self, root: str, download: bool = True, image_size: int = 28, channels: int = 1, **kwargs: Any):
         super().__init__(**kwargs)

@@ -3,7 +3,7 @@
 import torch
 from torch.utils.data import Dataset
 
-from ganforge.data.base import GANDataModule, TensorSamples, split_off
+from ganforge.data.base import CHANNELS, IMAGE_SIZE, NUM_SAMPLES, GANDataModule, TensorSamples, split_off
 
 
 class SyntheticDataModule(GANDataModule):
@@ -11,6 +11,7 @@ class SyntheticDataModule(GANDataModule):
     from."""
 
     name = "synthetic"
+    rules = (*GANDataModule.rules, IMAGE_SIZE, CHANNELS, NUM_SAMPLES)
 
     def __init__(self, image_size: int = 28, channels: int = 1, num_samples: int = 16384, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ganforge.data.base import GANDataModule, TensorSamples
+from ganforge.data.base import NUM_SAMPLES, GANDataModule, TensorSamples
+from ganforge.rules import Rule, integer, is_number, list_of, optional_integer, positive, text
 
 
 def ring_centers(num_modes: int = 8, radius: float = 1.0) -> Tensor:
@@ -21,10 +22,18 @@ def ring_centers(num_modes: int = 8, radius: float = 1.0) -> Tensor:
     return (radius * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
 
 
+ring_centers.rules = (integer("num_modes", 1, "8"), positive("radius", "1.0"))  # type: ignore[attr-defined]
+
+
 def grid_centers(values: Sequence[float] = (-4, -2, 0, 2, 4)) -> Tensor:
     """Every pair (x, y) of ``values``, shape (len(values)**2, 2)."""
     axis = torch.tensor(list(values), dtype=torch.float32)
     return torch.cartesian_prod(axis, axis)
+
+
+grid_centers.rules = (  # type: ignore[attr-defined]
+    Rule("values", "a list of numbers", "[-4,-2,0,2,4]", list_of(is_number), ("4", "[]")),
+)
 
 
 class TupleSamples(TensorSamples):
@@ -61,6 +70,10 @@ class GaussianMixtureDataModule(GANDataModule):
 
     kind = "points"
     has_labels = True
+    rules = (
+        *GANDataModule.rules, positive("std", "0.01", "0"), NUM_SAMPLES, text("name", example="ring8"),
+        optional_integer("tuples", 1, "2", "plain samples"),
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -5,12 +5,14 @@
 - *class KL*: KL(predicted class histogram || uniform); 0 when every class is made equally often;
 - *score*: the Inception Score computed with the evaluator's classifier (exp E[KL(p(y|x) || p(y))]), up to
   the number of classes; torchmetrics' InceptionScore on precomputed logits.
+
+And the accuracy of a classifier the run trains (the semi-supervised GAN's), on labelled images.
 """
 
 import warnings
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics.image import InceptionScore
 
 from ganforge.metrics.distances import Precomputed
@@ -41,3 +43,20 @@ def class_metrics(logits: Tensor, seed: int = 0) -> dict[str, float]:
 def classes_metric(evaluation, samples) -> dict[str, float]:
     """Classes covered, class KL to uniform and the Inception-Score analogue, from the evaluator's logits."""
     return class_metrics(samples.logits, evaluation.seed)
+
+
+@torch.no_grad()
+def accuracy(classifier: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
+    """The share of ``images`` that ``classifier`` (in eval mode) assigns to their label."""
+    was_training = classifier.training
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    predictions = torch.cat([classifier(batch.to(device)).argmax(dim=1).cpu() for batch in images.split(batch_size)])
+    classifier.train(was_training)
+    return float((predictions == labels).float().mean())
+
+
+@register("accuracy", {"accuracy": True}, needs=("labels", "trained_classifier"))
+def accuracy_metric(classifier: nn.Module, images: Tensor, labels: Tensor) -> dict[str, float]:
+    """Accuracy of a classifier the run trains on labelled images (the semi-supervised GAN's test accuracy)."""
+    return {"accuracy": accuracy(classifier, images, labels)}

@@ -1,7 +1,7 @@
 """Label-free features: an image embedding for FID, KID, precision/recall and density/coverage on data without
 labels (an image folder), built offline from nothing but the training images.
 
-Two candidates were measured with ``python -m ganforge.metrics.labelfree_check --methods random contrastive
+Two candidates were measured with ``python -m ganforge.lab.labelfree_check --methods random contrastive
 --run <digits run>`` (1 thread, 2 shared cores; digits with labels hidden, and 400 photographs from
 scikit-image's bundled faces and photos at 32 px), and the random CNN kept:
 
@@ -29,6 +29,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,7 @@ from torch import Tensor, nn
 from ganforge.checkpoints import atomic_save
 from ganforge.data.base import to_unit_range
 from ganforge.metrics.evaluator import fingerprint
+from ganforge.rules import Rule, enum, integer, positive, require_all
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +57,16 @@ class LabelFreeSettings:
     lr: float = 1e-3
     temperature: float = 0.2
     seed: int = 0
+    rules: ClassVar[tuple[Rule, ...]] = (
+        enum("method", METHODS, "random", "pca"), integer("num_features", 1, "256"), integer("width", 1, "32"),
+        integer("steps", 1, "300"), integer("batch_size", 2, "128"), positive("lr", "1e-3"),
+        positive("temperature", "0.2", "0"), integer("seed", 0, "0"),
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            from ganforge.errors import ConfigError
+        from ganforge.errors import ConfigError
 
-            raise ConfigError(
-                f"metrics.labelfree.method={self.method} is not one of {', '.join(METHODS)} (e.g. "
-                "metrics.labelfree.method=random)."
-            )
+        require_all(self.rules, vars(self), ConfigError, "metrics.labelfree.")
 
 
 class LabelFreeNet(nn.Module):

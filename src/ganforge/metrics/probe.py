@@ -20,6 +20,9 @@ from torch import Tensor, nn
 from ganforge.metrics.registry import register
 
 PROBE_VERSION = 1  # bump when the probe's recipe changes: cached results are then not reused
+# What the probe reads: the trained D, a randomly initialised D of the same architecture, raw pixels.
+SOURCES = ("d", "random_d", "pixels")
+COMPARED_LABELS = 10  # the label count whose means compare runs (the other counts and the stds are logged only)
 
 
 def few_labels(labels: Tensor, n_per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,7 +58,7 @@ def usable_label_counts(labels: Tensor, wanted: tuple[int, ...]) -> tuple[int, .
     return tuple(n for n in wanted if n <= smallest)
 
 
-@register("probe", {}, needs=("labels",), at_end=True)
+@register("probe", {f"{source}_{COMPARED_LABELS}labels": True for source in SOURCES}, needs=("labels",), at_end=True)
 def probe_metric(
     evaluation, discriminators: dict[str, nn.Module], fixed: dict[str, nn.Module] | None = None
 ) -> dict[str, float]:

@@ -8,18 +8,20 @@ read this, never the name), and what it needs of the data and the evaluation:
 - ``classifier``: class logits of the evaluator network (trained on the data's labels, evaluation only);
 - ``labels``: the data's class labels (evaluation only);
 - ``modes``: the mode centres and std of a known mixture (2-D toy data);
-- ``points``: samples that are low-dimensional points, compared directly (no feature network).
+- ``points``: samples that are low-dimensional points, compared directly (no feature network);
+- ``trained_classifier``: a classifier the run itself trains (the semi-supervised GAN's), measured by
+  ``callbacks.ClassifierEvaluation`` rather than by ``Evaluation``.
 
 A data config lists the metrics that fit it (``data.metrics``); ``Evaluation`` skips, with one log line, any whose
 needs the data cannot meet. Adding a metric is one function here or beside its maths, plus its name in a data
-config.
+config. The names it is logged under are ``names.MetricName``s (split, value name, budget).
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-NEEDS = frozenset({"features", "classifier", "labels", "modes", "points"})
+NEEDS = frozenset({"features", "classifier", "labels", "modes", "points", "trained_classifier"})
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class Metric:
     """A registered metric. ``compute(evaluation, samples)`` returns ``{value name: value}`` for ``outputs``.
 
     ``at_end``: measured once when training ends (the linear probe, whose ``compute`` takes the discriminators to
-    probe), not at every evaluation. ``outputs`` maps each reported value to whether higher is better.
+    probe), not at every evaluation; its values are logged under the metric's name as their split
+    (``probe/d_10labels``). ``outputs`` maps each value compared across runs to whether higher is better (a metric
+    may log more: the probe's other label counts and their stds). A ``trained_classifier`` metric's ``compute``
+    takes (classifier, images, labels).
     """
 
     name: str
@@ -48,6 +53,9 @@ def register(
     unknown = set(needs) - NEEDS
     if unknown:
         raise ValueError(f"metric {name} needs {sorted(unknown)}; known needs: {sorted(NEEDS)}")
+    ambiguous = [value for value in outputs if value[-1:].isdigit()]
+    if ambiguous:  # fid180 reads back as fid at a budget of 180 (names.MetricName.parse)
+        raise ValueError(f"metric {name}: value names {ambiguous} end in a digit, which reads as a sample budget")
 
     def decorate(compute: Callable[..., dict[str, float]]) -> Callable[..., dict[str, float]]:
         if name in REGISTRY:
@@ -59,11 +67,16 @@ def register(
     return decorate
 
 
+def registered(name: Any) -> bool:
+    """Whether ``name`` is a registered metric (the rule of ``data.metrics``, ``ganforge.data.base``)."""
+    return isinstance(name, str) and name in REGISTRY
+
+
 def lookup(names: Any) -> list[Metric]:
     """The registered metrics for ``names``; an unknown name is a config error naming the known ones."""
     from ganforge.errors import ConfigError
 
-    unknown = [name for name in names if name not in REGISTRY]
+    unknown = [name for name in names if not registered(name)]
     if unknown:
         raise ConfigError(
             f"data.metrics names unknown metrics {unknown}; registered metrics: {', '.join(sorted(REGISTRY))} "

@@ -32,14 +32,16 @@ from ganforge.metrics.inception import inception_features
 from ganforge.metrics.labelfree import LabelFreeSettings
 from ganforge.metrics.labelfree import load_or_build as load_or_build_labelfree
 from ganforge.metrics.modes import ModeReport, mode_metrics
-from ganforge.metrics.names import budget_tag
+from ganforge.metrics.names import MetricName
 from ganforge.metrics.probe import usable_label_counts
 from ganforge.metrics.registry import Metric, lookup
+from ganforge.rules import Rule, at_least, enum, folder, integer, list_of, optional_integer, optional_text
 
 log = logging.getLogger(__name__)
 
 # auto: the evaluator network where the data have labels, else the label-free features (labelfree.py)
 FEATURES = ("auto", "evaluator", "labelfree", "inception")
+FEATURES_RULE = enum("features", FEATURES, "auto", "vgg")
 POINTS_BUDGET = 2500  # VEEGAN's and PacGAN's sample count for the 2-D mixtures
 
 
@@ -73,6 +75,17 @@ class SampleSet:
 
 class Evaluation:
     """Measures generators (and discriminators) of one dataset; ``prepare`` once, then ``measure`` often."""
+
+    rules = (
+        FEATURES_RULE,
+        optional_text("weights_path", "null or the path of a weights file", "/data/pt_inception.pth"),
+        optional_integer("num_samples", 2, "1000", "the held-out set's size"),
+        integer("precision_k", 1, "3"), integer("density_k", 1, "5"), integer("kid_subsets", 1, "100"),
+        Rule("probe_labels", "a list of integers >= 1", "[1,10,100]", list_of(at_least(1)), ("10", "[0]")),
+        integer("probe_draws", 1, "5"), integer("seed", 0, "0"), folder("cache_dir", "~/.cache/ganforge"),
+        *(rule.at("evaluator") for rule in EvaluatorSettings.rules),
+        *(rule.at("labelfree") for rule in LabelFreeSettings.rules),
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -117,11 +130,7 @@ class Evaluation:
     def prepare(self, datamodule: GANDataModule) -> "Evaluation":
         """Read the data, keep the selected metrics whose needs it meets, and prepare what they read."""
         selected = lookup(datamodule.metrics)
-        if self.features_name not in FEATURES:
-            raise ConfigError(
-                f"metrics.features={self.features_name} is not one of {', '.join(FEATURES)} "
-                "(e.g. metrics.features=auto)."
-            )
+        FEATURES_RULE.require(self.features_name, "metrics.features", ConfigError)
         self.labelfree_settings = LabelFreeSettings(**self.labelfree)
         datamodule.setup("fit")
         self.datamodule = datamodule
@@ -181,12 +190,10 @@ class Evaluation:
     def _feature_network(self) -> nn.Module:
         if self.features_name == "inception":
             return inception_features(self.weights_path)
-        name = f"{self.datamodule.name}-{'x'.join(map(str, self.datamodule.shape))}"
         if self.features_name == "labelfree":
+            name = network_name(self.datamodule)
             return load_or_build_labelfree(name, self.train_images, self.labelfree_settings, self.cache_dir)
-        train_labels, heldout_labels = self.labels
-        train = (to_unit_range(self.train_images).float(), train_labels)
-        heldout = (to_unit_range(self.heldout_images).float(), heldout_labels)
+        name, train, heldout = evaluator_inputs(self.datamodule)
         model, self.evaluator_accuracy = load_or_train(name, train, heldout, self.evaluator_settings, self.cache_dir)
         self.classifier = model
         return _FeaturesOf(model)
@@ -242,13 +249,15 @@ class Evaluation:
 
     # --- measuring -----------------------------------------------------------------------------------------
 
-    def report(self, prefix: str, samples: SampleSet) -> dict[str, float]:
-        """Every per-evaluation metric of ``samples``, named ``<prefix>/<value><budget>``."""
-        tag = budget_tag(len(samples))
+    def report(self, split: str, samples: SampleSet) -> dict[str, float]:
+        """Every per-evaluation metric of ``samples``, named ``<split>/<value><budget>`` (``MetricName``)."""
         values = {}
         for metric in self.metrics:
             if not metric.at_end:
-                values |= {f"{prefix}/{name}{tag}": value for name, value in metric.compute(self, samples).items()}
+                values |= {
+                    str(MetricName(split, name, len(samples))): value
+                    for name, value in metric.compute(self, samples).items()
+                }
         return values
 
     def measure(self, gan: nn.Module) -> dict[str, float]:
@@ -268,23 +277,41 @@ class Evaluation:
         for metric in self.metrics:
             if metric.at_end:
                 results = metric.compute(self, discriminators, fixed)
-                values |= {f"{metric.name}/{name}": value for name, value in results.items()}
+                values |= {str(MetricName(metric.name, name)): value for name, value in results.items()}
         return values
 
-    def directions(self) -> dict[str, bool]:
-        """Every name this evaluation reports, with whether higher is better: ``val/*``, ``floor/*`` and ``probe/*``
-        (only the 10-label probe means; the rest are logged but not compared); empty when not ready."""
+    def names(self) -> dict[MetricName, bool]:
+        """Every name this evaluation reports, with whether higher is better (as the registry declares): ``val/*``,
+        ``floor/*`` and the at-end metrics' (``probe/*``: the 10-label means; the rest are logged but not
+        compared); empty when not ready."""
         if not self.ready:
             return {}
-        tag, floor_tag = budget_tag(self.budget), budget_tag(len(self.heldout))
         names = {}
         for metric in self.metrics:
             if metric.at_end:
-                names |= {f"{metric.name}/{source}_10labels": True for source in ("d", "random_d", "pixels")}
+                names |= {MetricName(metric.name, name): higher for name, higher in metric.outputs.items()}
                 continue
-            names |= {f"val/{name}{tag}": higher for name, higher in metric.outputs.items()}
-            names |= {f"floor/{name}{floor_tag}": higher for name, higher in metric.outputs.items()}
+            names |= {MetricName("val", name, self.budget): higher for name, higher in metric.outputs.items()}
+            names |= {MetricName("floor", name, len(self.heldout)): higher for name, higher in metric.outputs.items()}
         return names
+
+    def directions(self) -> dict[str, bool]:
+        """``names()`` as the tags they are logged under (``val/fid180``: higher is better)."""
+        return {str(name): higher for name, higher in self.names().items()}
+
+
+def network_name(datamodule: GANDataModule) -> str:
+    """The data's name and sample shape (``digits-1x28x28``): the name feature networks are cached under."""
+    return f"{datamodule.name}-{'x'.join(map(str, datamodule.shape))}"
+
+
+def evaluator_inputs(datamodule: GANDataModule) -> tuple[str, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """The evaluator network's name and the (images in [-1, 1], labels) it is trained on and checked on (the
+    held-out split), of a set-up datamodule with labels."""
+    train_labels, heldout_labels = datamodule.labels()
+    train = (to_unit_range(_all_samples(datamodule.train_set)).float(), train_labels)
+    heldout = (to_unit_range(_all_samples(datamodule.heldout_set)).float(), heldout_labels)
+    return network_name(datamodule), train, heldout
 
 
 def _all_samples(dataset: Dataset) -> Tensor:

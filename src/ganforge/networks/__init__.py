@@ -7,6 +7,11 @@ Every generator exposes ``latent_dim`` and ``out_shape``; every discriminator de
 from ganforge.networks.classifier import GaussianNoise, NoisyMLPClassifier
 from ganforge.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.networks.layers import (
+    HIDDEN_DIM,
+    LATENT_DIM,
+    NEGATIVE_SLOPE,
+    NUM_LAYERS,
+    WIDTH,
     DiscreteCode,
     Discriminator,
     Maxout,
@@ -19,8 +24,16 @@ from ganforge.networks.layers import (
 from ganforge.networks.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.networks.pacgan import BatchNormMLPGenerator, MaxoutDiscriminator
 from ganforge.networks.resnet import ResNetDiscriminator, ResNetGenerator
+from ganforge.rules import text
+
+# model.*: the values a model's G and D share (interpolated into model.generator and model.discriminator).
+RULES = (
+    text("model.name", example="mlp"),
+    *(r.at("model") for r in (LATENT_DIM, HIDDEN_DIM, NUM_LAYERS, NEGATIVE_SLOPE, WIDTH)),
+)
 
 __all__ = [
+    "RULES",
     "BatchNormMLPGenerator",
     "DCGANDiscriminator",
     "DCGANGenerator",

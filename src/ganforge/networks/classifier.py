@@ -7,9 +7,12 @@ Linear, as in the paper's permutation-invariant MNIST D; its real/fake logit is 
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
+
+from ganforge.rules import Rule, at_least, boolean, list_of, non_negative, optional, require_all
 
 
 class GaussianNoise(nn.Module):
@@ -29,6 +32,14 @@ class NoisyMLPClassifier(nn.Module):
     """samples (N, *in_shape) -> class logits (N, num_classes); ``embed`` gives the last hidden layer (N, F), the
     features that feature matching compares and the linear probe reads."""
 
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("num_classes", "null (the data's) or an integer >= 2", "10", optional(at_least(2)), ("abc", "1")),
+        Rule("hidden_dims", "a list of integers >= 1", "[500,250]", list_of(at_least(1)), ("500", "[0]")),
+        non_negative("input_noise", "0.3"),
+        non_negative("hidden_noise", "0.5"),
+        boolean("use_weight_norm"),
+    )
+
     def __init__(
         self,
         in_shape: Sequence[int],
@@ -39,8 +50,7 @@ class NoisyMLPClassifier(nn.Module):
         use_weight_norm: bool = True,
     ) -> None:
         super().__init__()
-        if num_classes < 2 or not hidden_dims or min(hidden_dims) < 1:
-            raise ValueError(f"a classifier needs num_classes >= 2 and hidden layers, got {num_classes}, {hidden_dims}")
+        require_all(self.rules, locals())
         self.in_shape = tuple(int(s) for s in in_shape)
         self.num_classes = num_classes
         self.pack = 1

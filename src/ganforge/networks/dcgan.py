@@ -2,10 +2,12 @@
 
 import itertools
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator
+from ganforge.networks.layers import BATCH_NORM, LATENT_DIM, WIDTH, Discriminator
+from ganforge.rules import Rule
 
 
 def upsampling_plan(image_size: int) -> tuple[int, int]:
@@ -35,6 +37,8 @@ class DCGANGenerator(nn.Module):
     halving the channels, then BN, ReLU, Conv 3x3 to C channels, tanh.
     """
 
+    rules: ClassVar[tuple[Rule, ...]] = (LATENT_DIM, WIDTH)
+
     def __init__(self, out_shape: Sequence[int], latent_dim: int = 100, width: int = 64) -> None:
         super().__init__()
         self.latent_dim = latent_dim
@@ -59,6 +63,8 @@ class DCGANDiscriminator(Discriminator):
     No BatchNorm on the first layer (as in DCGAN); ``batch_norm=false`` removes it everywhere, as gradient
     penalties and spectral normalisation call for.
     """
+
+    rules: ClassVar[tuple[Rule, ...]] = (*Discriminator.rules, WIDTH, BATCH_NORM)
 
     def __init__(
         self,

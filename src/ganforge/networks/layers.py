@@ -2,10 +2,43 @@
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from ganforge.rules import (
+    Rule,
+    any_of,
+    at_least,
+    boolean,
+    enum,
+    integer,
+    is_positive,
+    non_negative,
+    one_of,
+    optional,
+    positive,
+)
+
+# Arguments that several networks take, each declared once (keys relative to model.generator / model.discriminator;
+# networks/__init__.py places them under model.* for the values a model's G and D share).
+LATENT_DIM = integer("latent_dim", 1, "100")
+HIDDEN_DIM = integer("hidden_dim", 1, "128")
+NUM_LAYERS = integer("num_layers", 1, "2")
+NEGATIVE_SLOPE = non_negative("negative_slope", "0.2")
+WIDTH = integer("width", 1, "64")
+INIT_STD = Rule(
+    "init_std", "null (PyTorch's default) or a finite number > 0", "0.02", optional(is_positive), ("abc", "0")
+)
+OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity}
+# null: what the data calls for (the build passes the data's output_activation)
+OUTPUT_ACTIVATION = enum("output_activation", (None, *OUTPUT_ACTIVATIONS), "tanh", "relu", " (what the data calls for)")
+BATCH_NORM = boolean("batch_norm")
+CODES = Rule("codes", "0 (no code) or an integer >= 2", "25", any_of(one_of(0), at_least(2)), ("abc", "1"))
+CODE_SCALE = positive("code_scale", "4")
+PACK = integer("pack", 1, "2")
 
 
 def pack(x: Tensor, m: int) -> Tensor:
@@ -73,9 +106,10 @@ class DiscreteCode(nn.Module):
 
     def __init__(self, codes: int, scale: float = 1.0) -> None:
         super().__init__()
-        if codes < 2 or not (scale > 0 and math.isfinite(scale)):
-            raise ValueError(f"a discrete code needs at least 2 values and a finite scale > 0, got codes={codes}, "
-                             f"scale={scale}")  # fmt: skip
+        CODES.require(codes)
+        CODE_SCALE.require(scale)
+        if codes == 0:
+            raise ValueError("codes=0 is no discrete code: build no DiscreteCode layer")
         self.codes, self.scale = codes, scale
 
     def forward(self, z: Tensor) -> Tensor:
@@ -116,11 +150,11 @@ class Discriminator(nn.Module):
 
     features: nn.Module
     head: nn.Module
+    rules: ClassVar[tuple[Rule, ...]] = (PACK, boolean("minibatch_std"), boolean("spectral_norm"))
 
     def __init__(self, in_shape: Sequence[int], pack: int = 1, minibatch_std: bool = False) -> None:
         super().__init__()
-        if pack < 1:
-            raise ValueError(f"pack must be >= 1, got {pack}")
+        PACK.require(pack)
         self.in_shape = tuple(int(s) for s in in_shape)
         self.pack = pack
         self.minibatch_std = MinibatchStd() if minibatch_std else nn.Identity()

@@ -2,18 +2,27 @@
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator
+from ganforge.networks.layers import (
+    HIDDEN_DIM,
+    LATENT_DIM,
+    NEGATIVE_SLOPE,
+    NUM_LAYERS,
+    OUTPUT_ACTIVATION,
+    OUTPUT_ACTIVATIONS,
+    Discriminator,
+)
+from ganforge.rules import Rule, require_all
 
-OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity}
+TRUNK = (HIDDEN_DIM, NUM_LAYERS, NEGATIVE_SLOPE)  # the arguments of the trunk shared by G and D
 
 
 def _hidden_stack(in_features: int, hidden_dim: int, num_layers: int, negative_slope: float) -> list[nn.Module]:
     """``num_layers`` x (Linear -> LeakyReLU), the trunk shared by G and D."""
-    if num_layers < 1 or hidden_dim < 1:
-        raise ValueError(f"an MLP needs num_layers >= 1 and hidden_dim >= 1, got {num_layers} and {hidden_dim}")
+    require_all(TRUNK, locals())
     layers: list[nn.Module] = []
     for i in range(num_layers):
         layers += [nn.Linear(in_features if i == 0 else hidden_dim, hidden_dim), nn.LeakyReLU(negative_slope)]
@@ -26,6 +35,8 @@ class MLPGenerator(nn.Module):
     ``output_activation="linear"`` leaves the output unbounded, for data outside [-1, 1] (the toy mixtures).
     """
 
+    rules: ClassVar[tuple[Rule, ...]] = (LATENT_DIM, *TRUNK, OUTPUT_ACTIVATION)
+
     def __init__(
         self,
         out_shape: Sequence[int],
@@ -36,12 +47,7 @@ class MLPGenerator(nn.Module):
         output_activation: str = "tanh",
     ) -> None:
         super().__init__()
-        if output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(
-                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}"
-            )
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        require_all((LATENT_DIM, OUTPUT_ACTIVATION), locals())
         self.latent_dim = latent_dim
         self.out_shape = tuple(int(s) for s in out_shape)
         self.net = nn.Sequential(
@@ -56,6 +62,8 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(Discriminator):
     """samples (N, *in_shape) -> logits (N/pack, 1); the input is flattened, so any sample shape works."""
+
+    rules: ClassVar[tuple[Rule, ...]] = (*Discriminator.rules, *TRUNK)
 
     def __init__(
         self,

@@ -10,13 +10,30 @@
 import itertools
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 
-from ganforge.networks.layers import DiscreteCode, Discriminator, Maxout, normal_init
+from ganforge.networks.layers import (
+    BATCH_NORM,
+    CODE_SCALE,
+    CODES,
+    HIDDEN_DIM,
+    INIT_STD,
+    LATENT_DIM,
+    NUM_LAYERS,
+    OUTPUT_ACTIVATION,
+    OUTPUT_ACTIVATIONS,
+    DiscreteCode,
+    Discriminator,
+    Maxout,
+    normal_init,
+)
+from ganforge.rules import Rule, enum, integer, positive, require_all, unit_interval
 
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus}
-OUTPUTS = {"linear": nn.Identity, "tanh": nn.Tanh}
+ACTIVATION = enum("activation", tuple(ACTIVATIONS), "relu", "sigmoid")
+PIECES = integer("pieces", 1, "5")
 
 
 class BatchNormMLPGenerator(nn.Module):
@@ -31,6 +48,11 @@ class BatchNormMLPGenerator(nn.Module):
     coordinates of z are read as a discrete code, the one-hot of their argmax (``DiscreteCode``: uniform over the K
     codes, times ``code_scale``), and the other ``latent_dim - K`` stay continuous; z is still drawn from N(0, I).
     """
+
+    rules: ClassVar[tuple[Rule, ...]] = (
+        LATENT_DIM, HIDDEN_DIM, NUM_LAYERS, positive("bn_eps", "1e-4"), unit_interval("bn_momentum", "0.05"),
+        INIT_STD, ACTIVATION, OUTPUT_ACTIVATION, CODES, CODE_SCALE, BATCH_NORM,
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -48,13 +70,8 @@ class BatchNormMLPGenerator(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        if min(latent_dim, hidden_dim, num_layers) < 1:
-            raise ValueError(f"latent_dim, hidden_dim and num_layers must be >= 1, got {latent_dim}, {hidden_dim}, "
-                             f"{num_layers}")  # fmt: skip
-        if activation not in ACTIVATIONS or output_activation not in OUTPUTS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} and output_activation one of "
-                             f"{sorted(OUTPUTS)}, got {activation!r} and {output_activation!r}")  # fmt: skip
-        if codes and not 2 <= codes < latent_dim:
+        require_all(self.rules, locals())
+        if codes and codes >= latent_dim:
             raise ValueError(f"codes={codes} needs 2 <= codes < latent_dim={latent_dim}: the first {codes} "
                              f"coordinates of z pick the code and at least one stays continuous (for example "
                              f"latent_dim={max(codes, 2) + 2})")  # fmt: skip
@@ -68,7 +85,7 @@ class BatchNormMLPGenerator(nn.Module):
                 ACTIVATIONS[activation](),
             ]
         output = nn.Linear(hidden_dim, math.prod(self.out_shape))
-        self.net = nn.Sequential(*layers, output, OUTPUTS[output_activation]())
+        self.net = nn.Sequential(*layers, output, OUTPUT_ACTIVATIONS[output_activation]())
         if init_std is not None:
             normal_init(self, init_std)
 
@@ -79,6 +96,8 @@ class BatchNormMLPGenerator(nn.Module):
 class MaxoutDiscriminator(Discriminator):
     """samples (N, *in_shape) -> logits (N/pack, 1): ``num_layers`` maxout layers of ``hidden_dim`` units with
     ``pieces`` pieces each (Goodfellow et al. 2013), then a linear logit."""
+
+    rules: ClassVar[tuple[Rule, ...]] = (*Discriminator.rules, HIDDEN_DIM, NUM_LAYERS, PIECES, INIT_STD)
 
     def __init__(
         self,
@@ -92,9 +111,7 @@ class MaxoutDiscriminator(Discriminator):
         minibatch_std: bool = False,
     ) -> None:
         super().__init__(in_shape, pack=pack, minibatch_std=minibatch_std)
-        if min(hidden_dim, num_layers, pieces) < 1:
-            raise ValueError(f"hidden_dim, num_layers and pieces must be >= 1, got {hidden_dim}, {num_layers}, "
-                             f"{pieces}")  # fmt: skip
+        require_all(self.rules, locals())
         widths = [math.prod(self.in_shape) * pack] + [hidden_dim] * num_layers
         layers = [Maxout(a, b, pieces) for a, b in itertools.pairwise(widths)]
         self.features = nn.Sequential(nn.Flatten(), *layers)

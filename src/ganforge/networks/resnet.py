@@ -1,11 +1,13 @@
 """SNGAN's residual networks for 32x32 images (Miyato et al. 2018, after Gulrajani et al. 2017)."""
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge.networks.layers import Discriminator
+from ganforge.networks.layers import LATENT_DIM, WIDTH, Discriminator
+from ganforge.rules import Rule
 
 _SIZE = 32
 
@@ -60,6 +62,8 @@ class DiscriminatorBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, C, 32, 32) in [-1, 1]: Linear to 4x4, 3 up-blocks, BN, ReLU, conv, tanh."""
 
+    rules: ClassVar[tuple[Rule, ...]] = (LATENT_DIM, WIDTH)
+
     def __init__(self, out_shape: Sequence[int], latent_dim: int = 128, width: int = 256) -> None:
         super().__init__()
         self.latent_dim = latent_dim
@@ -78,6 +82,8 @@ class ResNetGenerator(nn.Module):
 
 class ResNetDiscriminator(Discriminator):
     """images (N, C, 32, 32) -> logits (N/pack, 1): 4 residual blocks (2 down), ReLU, global sum, Linear."""
+
+    rules: ClassVar[tuple[Rule, ...]] = (*Discriminator.rules, WIDTH)
 
     def __init__(
         self,

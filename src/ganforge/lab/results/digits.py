@@ -10,11 +10,11 @@ the wall time and the evaluation share each run printed.
 import argparse
 from pathlib import Path
 
-from ganforge.results.runner import Run, cost, mean_and, report
+from ganforge.lab.results.runner import Run, cost, mean_and, report
 
 RUNS = {
     "default": (),  # make train
-    "reference": ("experiment=reference", "trainer.max_epochs=800"),
+    "reference": ("experiment=reference", "steps=9600"),
 }
 
 
@@ -45,7 +45,7 @@ def table(args: argparse.Namespace, root: Path) -> list[str]:
     ]
     rows = [("real-data floor (held-out vs training images)", default, "floor/"),
             ("default: reference MLP + EMA 0.999 + R1 (`make train`)", default, "val/"),
-            ("classic reference GAN (`experiment=reference trainer.max_epochs=800`)", reference, "val/")]  # fmt: skip
+            ("classic reference GAN (`experiment=reference steps=9600`)", reference, "val/")]  # fmt: skip
     for label, reports, prefix in rows:
         cells = [mean_and([r["metrics"].get(prefix + c, float("nan")) for r in reports]) for c in columns]
         best = ratio = "-"

@@ -7,13 +7,11 @@ last step):
 - the supervised-only baseline: the same network, labels and steps, no G and no unlabeled loss;
 - logistic regression on the pixels, and scikit-learn's LabelSpreading (kNN graph over all training images);
 - the linear probe of an unsupervised GAN's D: the same networks trained with no label at all
-  (``ssl.supervised_weight=0``), a logistic regression on its D's features.
+  (``module.supervised_weight=0``), a logistic regression on its D's features.
 Each cell is mean ± std over the draws; the paired difference to the supervised-only baseline is per draw.
 """
 
 import argparse
-import functools
-import math
 import statistics
 import warnings
 from pathlib import Path
@@ -26,32 +24,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 
-from ganforge.results.runner import Run, cost, mean_and, report
+from ganforge.lab.results.runner import Run, cost, mean_and, report
 
 LABELS_PER_CLASS = (1, 5, 10, None)  # None: every training label
 PRESET = ("experiment=ssl_digits",)
-# Training length in batches (each: a labeled batch and two unlabeled batches of 100), the same for a run on the test
-# split and for one on a validation split, whose smaller training set has fewer batches per epoch: the preset's
-# 6,000, and longer where the labels are fewest (chosen on validation: see the README).
+# Training length in steps (the task's clock: batches, each a labeled batch and two unlabeled batches of 100), the same
+# for a run on the test split and for one on a validation split: the preset's 6,000, and longer where the labels are
+# fewest (chosen on validation: see docs/semi-supervised.md).
 BATCHES = {1: 12_000}
 DEFAULT_BATCHES = 6_000
-UNLABELED_PER_BATCH = 200  # the presets' two unlabeled batches of data.batch_size=100
-
-
-@functools.cache
-def training_images() -> int:
-    """The digits preset's training split (899 images)."""
-    from ganforge.data import DigitsDataModule
-
-    data = DigitsDataModule(image_size=8, holdout_fraction=0.5)
-    data.setup("fit")
-    return len(data.train_set)
-
-
-def epochs(k: int | None, validation: int | None = None) -> int:
-    """``trainer.max_epochs`` for ``BATCHES`` (or the default) on the training images left after ``validation``."""
-    per_epoch = (training_images() - (validation or 0)) // UNLABELED_PER_BATCH
-    return math.ceil(BATCHES.get(k, DEFAULT_BATCHES) / per_epoch)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,21 +50,21 @@ def count(k: int | None) -> str:
 
 
 def ssl_run(k: int | None, draw: int, validation: int | None = None) -> Run:
-    split = () if validation is None else (f"ssl.validation_size={validation}",)
+    split = () if validation is None else (f"data.labeled.validation_size={validation}",)
     name = f"ssl-{count(k)}" + ("" if validation is None else f"-validation{validation}")
-    labels = f"ssl.labels_per_class={'null' if k is None else k}"
-    length = f"trainer.max_epochs={epochs(k, validation)}"
-    return Run(name, (*PRESET, labels, f"ssl.draw={draw}", length, *split), draw)
+    labels = f"data.labeled.per_class={'null' if k is None else k}"
+    length = f"steps={BATCHES.get(k, DEFAULT_BATCHES)}"
+    return Run(name, (*PRESET, labels, f"data.labeled.draw={draw}", length, *split), draw)
 
 
 def supervised_run(k: int | None, draw: int, validation: int | None = None) -> Run:
     base = ssl_run(k, draw, validation)
     return Run(base.name.replace("ssl-", "supervised-", 1),
-               (*base.overrides, "ssl.generator=false", "ssl.unsupervised_weight=0"), draw)  # fmt: skip
+               (*base.overrides, "module.generator=false", "module.unsupervised_weight=0"), draw)  # fmt: skip
 
 
 def unsupervised_run(seed: int) -> Run:
-    return Run("unsupervised", (*PRESET, "ssl.supervised_weight=0"), seed)
+    return Run("unsupervised", (*PRESET, "module.supervised_weight=0"), seed)
 
 
 def chosen(args: argparse.Namespace) -> list[int | None]:

@@ -36,9 +36,10 @@ from rich.table import Table
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
+from ganforge.build import build_task
 from ganforge.data import GANDataModule
 from ganforge.perf import reuse_freed_memory, skip_nvml_probe_without_gpu
-from ganforge.train import CONFIG_DIR, build, build_gan
+from ganforge.train import CONFIG_DIR, build
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class StepTimer(L.Callback):
         self.end: float | None = None
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Tensor, i: int) -> None:
-        if self.start is None and pl_module.discriminator_updates == self.warmup:
+        if self.start is None and pl_module.step == self.warmup:
             self.start = time.perf_counter()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -67,7 +68,7 @@ def loop_config(cfg: DictConfig, batch_size: int, steps: int, output_dir: Path) 
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.data.batch_size = batch_size
-        cfg.trainer.max_steps = steps + steps // cfg.optim.d_steps  # global_step counts optimizer steps of D and G
+        cfg.steps = steps
         cfg.trainer.max_epochs = -1
         cfg.trainer.enable_model_summary = False
         cfg.trainer.enable_checkpointing = False  # else Lightning adds its own per-epoch checkpoint
@@ -103,7 +104,7 @@ def reference_step(generator, discriminator, loss, opt_g, opt_d, real: Tensor, l
 
 
 def reference_parts(cfg: DictConfig, datamodule: GANDataModule) -> tuple:
-    gan = build_gan(cfg, datamodule)
+    gan = build_task(cfg, datamodule)
     opt_g = torch.optim.Adam(gan.generator.parameters(), lr=cfg.optim.lr_g, betas=tuple(cfg.optim.betas))
     opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=cfg.optim.lr_d, betas=tuple(cfg.optim.betas))
     return gan.generator, gan.discriminator, gan.loss, opt_g, opt_d
@@ -243,7 +244,7 @@ def main(cfg: DictConfig) -> list[dict]:
 def cli() -> None:
     """``ganforge-bench run ...``: whole runs (``bench_run``); anything else: the step benchmark (Hydra)."""
     if sys.argv[1:2] == ["run"]:
-        from ganforge import bench_run
+        from ganforge.lab import bench_run
 
         bench_run.main(sys.argv[2:])
     else:

@@ -15,8 +15,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ganforge.results import digits, modes, ssl
-from ganforge.results.runner import execute
+from ganforge.lab.results import digits, modes, ssl
+from ganforge.lab.results.runner import execute
 
 SUITES = {"digits": digits, "modes": modes, "ssl": ssl}
 

@@ -6,7 +6,7 @@
 ``ganforge-bench`` (no ``run``) times the training step alone; this times what a user runs: ``ganforge-train`` as a
 command, with the reference MLP GAN's settings (``regularizer=none ema.decay=null``: what the script trains),
 start-up, data and the default callbacks (checkpoints, sample grids, TensorBoard logging, progress bar), against
-``python -m ganforge.bench_loop`` (the same networks, data and periodic checkpoints and grids, written the usual
+``python -m ganforge.lab.bench_loop`` (the same networks, data and periodic checkpoints and grids, written the usual
 way). Evaluation is reported separately: a third command, ``ganforge-train`` with its default evaluation on, gives
 what evaluating adds (per step and at start-up) and the evaluation share the run prints. Each is run for two
 lengths; the per-step cost is the difference of their wall times over the difference of their steps (so start-up
@@ -60,12 +60,12 @@ def timed(command: list[str]) -> float:
 def ours(epochs: int, batch_size: int, folder: Path, extra: list[str], evaluation: bool = False) -> float:
     train = str(Path(sys.executable).parent / "ganforge-train")
     switch = [] if evaluation else ["callbacks.evaluation=null"]
-    return timed([train, *REFERENCE, f"data.batch_size={batch_size}", f"trainer.max_epochs={epochs}", *switch,
-                  f"hydra.run.dir={folder}", *extra])  # fmt: skip
+    return timed([train, *REFERENCE, f"data.batch_size={batch_size}", "steps=null", f"trainer.max_epochs={epochs}",
+                  *switch, f"hydra.run.dir={folder}", *extra])  # fmt: skip
 
 
 def hand(epochs: int, batch_size: int, folder: Path) -> float:
-    return timed([sys.executable, "-m", "ganforge.bench_loop", f"--epochs={epochs}", f"--batch-size={batch_size}",
+    return timed([sys.executable, "-m", "ganforge.lab.bench_loop", f"--epochs={epochs}", f"--batch-size={batch_size}",
                   f"--out={folder}"])  # fmt: skip
 
 

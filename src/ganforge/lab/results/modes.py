@@ -3,7 +3,7 @@ PacGAN's protocol (``metrics/modes.py``: 2,500 samples of a fixed z, G in eval m
 
 - PacGAN's published rows (Lin et al. 2018, Table 1: mean ± standard error over 10 runs, 400 epochs);
 - our reproduction of them (``experiment=pacgan_ring8|pacgan_grid25``, packing degree m), ``--reproduce-seeds``
-  and ``--reproduce-epochs`` (400: PacGAN's full schedule, 400,000 steps);
+  and ``--reproduce-steps`` (400,000: PacGAN's full schedule);
 - ganforge's recipe (``experiment=ring8|grid25``), ``--seeds``.
 Every row reports mean ± standard error (as the paper does), the steps and the CPU-minutes per run.
 """
@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ganforge.lab.results.runner import Run, cost, mean_and, report
 from ganforge.metrics.registry import REGISTRY
-from ganforge.results.runner import Run, cost, mean_and, report
 
 # PacGAN (Lin et al. 2018) Table 1, transcribed from the paper (github fjxmlzn/PacGAN, results/Table1.png):
 # (modes, high-quality %, reverse KL), each (mean, standard error) over 10 runs.
@@ -42,16 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the mixtures to run and tabulate")  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4], help="of the recipe")
     parser.add_argument("--reproduce-seeds", type=int, nargs="*", default=[0, 1, 2])
-    parser.add_argument("--reproduce-epochs", type=int, default=400, help="400: PacGAN's 400,000 steps")
+    parser.add_argument("--reproduce-steps", type=int, default=400_000, help="PacGAN's 400,000 steps")
 
 
 def label(m: int) -> str:
     return "GAN" if m == 1 else f"PacGAN{m}"
 
 
-def reproduction(data: str, m: int, epochs: int, seed: int) -> Run:
-    suffix = "" if epochs == 400 else f"-{epochs}ep"
-    overrides = (f"experiment=pacgan_{data}", f"model.discriminator.pack={m}", f"trainer.max_epochs={epochs}")
+def reproduction(data: str, m: int, steps: int, seed: int) -> Run:
+    suffix = "" if steps == 400_000 else f"-{steps}steps"
+    overrides = (f"experiment=pacgan_{data}", f"model.discriminator.pack={m}", f"steps={steps}")
     return Run(f"pacgan_{data}-{label(m).lower()}{suffix}", overrides, seed)
 
 
@@ -61,7 +61,7 @@ def recipe(data: str, seed: int) -> Run:
 
 def runs(args: argparse.Namespace) -> list[Run]:
     found = [recipe(data, seed) for seed in args.seeds for data in args.data]
-    found += [reproduction(data, m, args.reproduce_epochs, seed) for seed in args.reproduce_seeds
+    found += [reproduction(data, m, args.reproduce_steps, seed) for seed in args.reproduce_seeds
               for data in args.data for m in REPRODUCED[data]]  # fmt: skip
     return found
 
@@ -95,7 +95,7 @@ def table(args: argparse.Namespace, root: Path) -> list[str]:
             lines.append(f"| {name}, published (10 runs, 400,000 steps) | {m} ± {m_se} | {hq} ± {hq_se} | "
                          f"{kl} ± {kl_se} | - | 10 | 400,000 | - |")  # fmt: skip
         for m in degrees:
-            found = [reproduction(data, m, args.reproduce_epochs, s) for s in args.reproduce_seeds]
+            found = [reproduction(data, m, args.reproduce_steps, s) for s in args.reproduce_seeds]
             found = [run for run in found if (run.dir(root) / "metrics.json").is_file()]
             if found:
                 lines.append(row(f"{label(m)}, ours (`experiment=pacgan_{data} model.discriminator.pack={m}`)",

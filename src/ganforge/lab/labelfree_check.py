@@ -1,6 +1,6 @@
 """Does a feature network measure? The checks behind the choice of label-free features (metrics/labelfree.py).
 
-python -m ganforge.metrics.labelfree_check --methods random contrastive --run outputs/<digits run>
+python -m ganforge.lab.labelfree_check --methods random contrastive --run outputs/<digits run>
 
 On the digits (labels hidden from the features; used only to pick classes to drop) and on a folder of real
 photographs (scikit-image's bundled faces and photo crops; needs the dev extra):

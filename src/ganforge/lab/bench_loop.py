@@ -7,7 +7,7 @@ the same periodic work as ganforge's default run (a checkpoint of both networks 
 the networks' speed-ups of ``ganforge.perf`` (the same kernels), so the comparison is of everything around them.
 Imports only torch, torchvision, scikit-learn and ``ganforge.perf``, as such a script would.
 
-    python -m ganforge.bench_loop --epochs 50 --out /tmp/hand
+    python -m ganforge.lab.bench_loop --epochs 50 --out /tmp/hand
 """
 
 import argparse
