@@ -49,7 +49,8 @@ def test_every_module_option_names_a_task_that_declares_what_it_accepts(tmp_path
         (("optim.simultaneous=true", "optim.d_steps=2"), r"optim.simultaneous=true makes one D and one G update"),
         (("module=ssl", "module.generator=false"), r"module.generator=false but module.unsupervised_weight=1.0"),
         (("module=ssl", "objective=test/accuracy"), r"objective=test/accuracy would tune on the test split"),
-        (("+trainer.max_steps=10",), r"trainer.max_steps is derived from steps"),
+        (("trainer.max_steps=10",), r"trainer.max_steps=10 is invalid: it must be -1 \(not used: the run's length is"),
+        (("module._target_=torch.nn.Linear",), r"module._target_=torch.nn.Linear is not a task"),
     ],
     ids=lambda value: "-".join(value) if isinstance(value, tuple) else "",
 )
@@ -95,6 +96,44 @@ def test_a_run_that_ends_at_its_steps_resumes_exactly_to_more_steps(tiny_cfg, tm
     }  # fmt: skip
     for name, value in straight["state_dict"].items():
         assert torch.equal(resumed["state_dict"][name], value), name
+
+
+def test_a_finished_run_resumed_at_its_steps_trains_nothing_more(tiny_cfg, tmp_path: Path) -> None:
+    import torch
+
+    length = ("trainer.max_epochs=-1", "callbacks.evaluation=null")
+    train(tiny_cfg(*length, "steps=6"))
+    before = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    train(tiny_cfg(*length, "steps=6", "ckpt_path=last"))
+    after = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert after["ganforge_counters"] == before["ganforge_counters"] == {
+        "generator_updates": 6, "discriminator_updates": 6,
+    }  # fmt: skip
+
+
+def test_module_ssl_alone_is_measured_by_its_classifier(tiny_cfg, tmp_path: Path) -> None:
+    """The task's option brings what it is measured by: the classifier's test accuracy, not G's samples."""
+    import json
+
+    results = train(tiny_cfg("module=ssl", "data.labeled.per_class=2", "steps=3"))
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["step"] == 3 and "test/accuracy" in report["metrics"] and "test/accuracy" in results
+    assert not any(name.startswith("val/") for name in report["metrics"])
+
+
+def test_the_semi_supervised_constructor_refuses_weights_that_train_nothing() -> None:
+    import functools
+
+    import torch
+
+    from ganforge.networks.classifier import NoisyMLPClassifier
+
+    classifier = NoisyMLPClassifier((1, 8, 8), 10, hidden_dims=(8,))
+    adam = functools.partial(torch.optim.Adam, lr=1e-3)
+    with pytest.raises(ValueError, match=r"module\.generator=false but module\.unsupervised_weight=1\.0"):
+        SemiSupervisedGAN(None, classifier, adam, adam)
+    with pytest.raises(ValueError, match="the classifier would learn nothing"):
+        SemiSupervisedGAN(None, classifier, adam, adam, unsupervised_weight=0.0, supervised_weight=0.0)
 
 
 def test_a_run_saved_before_tasks_were_modules_reopens_as_its_task() -> None:

@@ -20,7 +20,7 @@ from ganforge.rules import Rule
 from ganforge.train import CONFIG_DIR, main
 
 GROUPS = (
-    "model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "metrics",
+    "module", "model", "loss", "regularizer", "augment", "optim", "data", "trainer", "logger", "callbacks", "metrics",
     "experiment", "hparams_search",
 )  # fmt: skip
 # Values an option needs before it composes (validation happens before anything is read or downloaded).

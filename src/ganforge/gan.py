@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from ganforge.build import adversarial_parts
 from ganforge.losses import GANLoss
 from ganforge.rules import boolean, integer
 from ganforge.tasks import Accepts, AdversarialTask, OptimizerFactory
@@ -68,8 +69,6 @@ class GAN(AdversarialTask):
 
     @classmethod
     def from_config(cls, cfg: DictConfig, datamodule: Any, speedups: bool | None = None) -> "GAN":
-        from ganforge.build import adversarial_parts  # build imports the tasks' package
-
         generator, discriminator, loss, regularizer, augment = adversarial_parts(cfg, datamodule, speedups)
         return cls(
             generator=generator,

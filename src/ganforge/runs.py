@@ -5,6 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganforge.build import build_task, data_source
 from ganforge.checkpoints import BEST, LAST, CheckpointError, check_compatible, read_checkpoint
 from ganforge.errors import DataError
 from ganforge.tasks import AdversarialTask
@@ -125,8 +126,6 @@ def check_trusted(cfg: DictConfig, parts: tuple[str, ...], run_dir: Path) -> Non
 
 def load_datamodule(cfg: DictConfig, run_dir: Path) -> Any:
     """The run's data source, rebuilt from its config (after the same allow-list check as the task)."""
-    from ganforge.build import data_source  # build imports the tasks, which import this package's modules
-
     check_trusted(cfg, DATA_PARTS, run_dir)
     return data_source(cfg)
 
@@ -137,8 +136,6 @@ def load_gan(run_dir: Path, checkpoint: str | Path = LAST) -> tuple[DictConfig, 
     The checkpoint is read with ``weights_only=True`` (tensors and plain containers only, never code), and
     the config may only instantiate ganforge's and torch's own classes.
     """
-    from ganforge.build import build_task  # build imports the tasks, which import this package's modules
-
     path = Path(run_dir) / "checkpoints" / checkpoint
     state = read_checkpoint(path, key="ckpt")
     cfg = run_config(run_dir, state)

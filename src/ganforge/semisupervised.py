@@ -27,10 +27,25 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 from torch.optim import Optimizer
 
+from ganforge.build import adversarial_parts
 from ganforge.ema import averaged_generator
 from ganforge.losses import feature_matching_loss, nonsaturating, real_fake_logit
+from ganforge.metrics.names import MetricName
 from ganforge.rules import Rule, boolean, fraction, is_number, non_negative
 from ganforge.tasks import Accepts, AdversarialTask, OptimizerFactory
+
+
+def weight_problems(generator: bool, unsupervised: float, supervised: float) -> list[str]:
+    """The loss weights that cannot train a classifier (for the config check and for the constructor)."""
+    found = []
+    if not generator and unsupervised > 0:
+        found.append(f"module.generator=false but module.unsupervised_weight={unsupervised}: the unlabeled loss "
+                     "compares real images with G's samples; set module.unsupervised_weight=0 (the supervised-only "
+                     "baseline) or module.generator=true.")  # fmt: skip
+    if unsupervised == 0 and supervised == 0:
+        found.append("module.supervised_weight=0 and module.unsupervised_weight=0: the classifier would learn "
+                     "nothing; set one of them > 0.")  # fmt: skip
+    return found
 
 
 class SemiSupervisedGAN(AdversarialTask):
@@ -66,6 +81,9 @@ class SemiSupervisedGAN(AdversarialTask):
         ema_decay: float | None = None,
         ema_warmup: bool = True,
     ) -> None:
+        problems = weight_problems(generator is not None, unsupervised_weight, supervised_weight)
+        if problems:
+            raise ValueError(" ".join(problems))
         super().__init__(generator, ema_decay, ema_warmup)
         self.discriminator = discriminator
         self.loss = nonsaturating()
@@ -79,8 +97,6 @@ class SemiSupervisedGAN(AdversarialTask):
 
     @classmethod
     def from_config(cls, cfg: DictConfig, datamodule: Any, speedups: bool | None = None) -> "SemiSupervisedGAN":
-        from ganforge.build import adversarial_parts  # build imports the tasks' package
-
         generator, discriminator, _, _, augment = adversarial_parts(cfg, datamodule, speedups)
         module = cfg.module
         # an unsupervised GAN of these networks (supervised_weight=0) reads no training label at all
@@ -105,13 +121,7 @@ class SemiSupervisedGAN(AdversarialTask):
         module, labeled = cfg.module, cfg.data.get("labeled")
         unsupervised, supervised = module.get("unsupervised_weight"), module.get("supervised_weight")
         if is_number(unsupervised) and is_number(supervised):  # else their rules report them
-            if module.get("generator") is False and unsupervised > 0:
-                found.append(f"module.generator=false but module.unsupervised_weight={unsupervised}: the unlabeled "
-                             "loss compares real images with G's samples; set module.unsupervised_weight=0 (the "
-                             "supervised-only baseline) or module.generator=true.")  # fmt: skip
-            if unsupervised == 0 and supervised == 0:
-                found.append("module.supervised_weight=0 and module.unsupervised_weight=0: the classifier would "
-                             "learn nothing; set one of them > 0.")  # fmt: skip
+            found += weight_problems(module.get("generator") is not False, unsupervised, supervised)
         validation = labeled.get("validation_size") if isinstance(labeled, DictConfig) else None
         if cfg.data.get("holdout_fraction") == 0 and validation is None:
             found.append(
@@ -119,7 +129,7 @@ class SemiSupervisedGAN(AdversarialTask):
                 "set it > 0 (the digits preset holds out 0.5) or data.labeled.validation_size=N images."
             )
         objective = cfg.get("objective")
-        if isinstance(objective, str) and objective.startswith("test/"):
+        if isinstance(objective, str) and "/" in objective and MetricName.parse(objective).split == "test":
             found.append(f"objective={objective} would tune on the test split; choose settings on "
                          "validation/accuracy with data.labeled.validation_size=N.")  # fmt: skip
         return found

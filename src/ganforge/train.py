@@ -128,8 +128,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     with warnings.catch_warnings():
         # prepare_run_dir refused a dir holding another run; a resumed run writes to its own dir on purpose.
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        # ganforge writes its scalars on its own step axis (GAN.write_scalars); Lightning's check of its logging
-        # interval against the epoch's length does not apply.
+        # ganforge writes its scalars on the task's own step axis (AdversarialTask.write_scalars); Lightning's check
+        # of its logging interval against the epoch's length does not apply.
         warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval")
         # weights_only: a checkpoint is data; never run code a file carries.
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

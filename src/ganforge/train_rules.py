@@ -56,6 +56,7 @@ TARGET_RULES = {
         Rule("devices", "an integer >= 1, or auto", "1", any_of(at_least(1), one_of("auto")), ("[abc]", "0")),
         integer("num_nodes", 1, "1"),
         Rule("max_epochs", "an integer >= 1, or -1 for no limit", "25", any_of(at_least(1), one_of(-1)), ("abc", "0")),
+        Rule("max_steps", "-1 (not used: the run's length is steps=N)", "-1", one_of(-1), ("abc", "1000")),
         integer("log_every_n_steps", 1, "10"),
         integer("num_sanity_val_steps", 0, "0"),
         boolean("enable_checkpointing"),

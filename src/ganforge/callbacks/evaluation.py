@@ -33,7 +33,10 @@ def random_discriminator(run_config: dict[str, Any] | None, trained: nn.Module, 
         return None
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return instantiate(OmegaConf.create(run_config["model"]["discriminator"]), in_shape=trained.in_shape)
+        sized = {"in_shape": trained.in_shape}
+        if "num_classes" in run_config["model"]["discriminator"]:  # a classifier D (the semi-supervised task's)
+            sized["num_classes"] = trained.num_classes
+        return instantiate(OmegaConf.create(run_config["model"]["discriminator"]), **sized)
 
 
 def log_scalars(trainer: L.Trainer, values: dict[str, float], step: int) -> None:

@@ -87,7 +87,7 @@ def time_ours(cfg: DictConfig, batch_size: int, warmup: int, steps: int) -> floa
         timer = StepTimer(warmup)
         gan, datamodule, trainer = build(run_cfg, extra_callbacks=[timer])
         trainer.fit(gan, datamodule=datamodule)
-    return steps * batch_size / (timer.end - timer.start)
+    return steps * gan.batches_per_step * batch_size / (timer.end - timer.start)  # real images D saw
 
 
 def reference_step(generator, discriminator, loss, opt_g, opt_d, real: Tensor, latent_dim: int) -> None:

@@ -32,9 +32,12 @@ log = logging.getLogger(__name__)
 EVALUATOR_VERSION = 2
 # Evaluators shipped with the package: evaluator-<data name>-<settings_key>.pt (package data, see pyproject.toml).
 SHIPPED_DIR = Path(__file__).with_name("evaluators")
-# A shipped evaluator is used for data whose images' per-image mean pixel is within this of the recorded one: the
+# A shipped evaluator is used for data whose images' projections (below) are within this of the recorded ones: the
 # images' last bits depend on the CPU's vector instructions (the digits' bilinear upsampling), their labels do not.
 SHIPPED_DATA_TOLERANCE = 1e-6
+# Each image is recorded by its mean pixel and by this many fixed random projections (seed 0), so that a flip, a
+# shift or a contrast change of the data is a different signature, not only a change of the images' means.
+SIGNATURE_PROJECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -136,21 +139,24 @@ def shipped_path(name: str, settings: EvaluatorSettings, directory: Path = SHIPP
 
 def data_signature(images: Tensor, labels: Tensor) -> dict[str, Any]:
     """What a shipped evaluator records of its training data: the images' shape, the labels' hash and every
-    image's mean pixel (float64, compared within ``SHIPPED_DATA_TOLERANCE``)."""
+    image's mean pixel and ``SIGNATURE_PROJECTIONS`` fixed random projections (float64, compared within
+    ``SHIPPED_DATA_TOLERANCE``)."""
+    pixels = images.double().flatten(1)
+    directions = torch.randn(pixels.shape[1], SIGNATURE_PROJECTIONS, generator=torch.Generator().manual_seed(0))
     return {
         "shape": list(images.shape),
         "labels": hashlib.sha256(labels.contiguous().numpy().tobytes()).hexdigest(),
-        "image_means": images.double().flatten(1).mean(dim=1),
+        "image_means": pixels.mean(dim=1),
+        "projections": pixels @ directions.double() / pixels.shape[1] ** 0.5,
     }
 
 
 def same_data(recorded: dict[str, Any], images: Tensor, labels: Tensor) -> bool:
     mine = data_signature(images, labels)
-    return (
-        recorded["shape"] == mine["shape"]
-        and recorded["labels"] == mine["labels"]
-        and bool((recorded["image_means"] - mine["image_means"]).abs().max() <= SHIPPED_DATA_TOLERANCE)
-    )
+    if recorded["shape"] != mine["shape"] or recorded["labels"] != mine["labels"] or "projections" not in recorded:
+        return False
+    close = [(recorded[k] - mine[k]).abs().max() <= SHIPPED_DATA_TOLERANCE for k in ("image_means", "projections")]
+    return all(map(bool, close))
 
 
 def _load(path: Path, in_shape: tuple[int, ...], settings: EvaluatorSettings) -> tuple[EvaluatorCNN, dict]:

@@ -68,8 +68,9 @@ def register(
 
 
 def registered(name: Any) -> bool:
-    """Whether ``name`` is a registered metric (the rule of ``data.metrics``, ``ganforge.data.base``)."""
-    return isinstance(name, str) and name in REGISTRY
+    """Whether ``name`` is a registered metric of samples (the rule of ``data.metrics``, ``ganforge.data.base``): a
+    ``trained_classifier`` metric is measured by the task's own callback, never listed by a data config."""
+    return isinstance(name, str) and name in REGISTRY and "trained_classifier" not in REGISTRY[name].needs
 
 
 def lookup(names: Any) -> list[Metric]:

@@ -47,7 +47,10 @@ def task_problems(cfg: DictConfig) -> list[str]:
     try:
         task = get_class(target)
     except Exception:  # hydra raises a bare Exception for a name it cannot import
-        return [f"module._target_={target} is not an importable task class; use module=gan or module=ssl."]
+        task = None
+    if not (isinstance(task, type) and issubclass(task, AdversarialTask)):
+        return [f"module._target_={target} is not a task (a subclass of ganforge.tasks.AdversarialTask); use "
+                "module=gan or module=ssl."]  # fmt: skip
     accepts, name = task.accepts, task.name
     found = []
     loss = OmegaConf.select(cfg, "loss._target_", default=None)
@@ -77,9 +80,6 @@ def task_problems(cfg: DictConfig) -> list[str]:
     if accepts.classifier_d and not classifier:
         found.append(f"module={name} needs a K-class classifier D, but model={model} has a one-logit D; use "
                      "model=ssl_mlp (or an experiment=ssl_* preset).")  # fmt: skip
-    if "max_steps" in cfg.get("trainer", {}):
-        found.append("trainer.max_steps is derived from steps (the run's length on the task's one clock); set "
-                     "steps=N instead.")  # fmt: skip
     return found + task.problems(cfg)
 
 
@@ -120,6 +120,11 @@ class AdversarialTask(L.LightningModule):
     def step(self) -> int:
         """The one clock (see the class docstring)."""
         raise NotImplementedError
+
+    def on_train_start(self) -> None:
+        """A run resumed at (or past) its ``steps`` trains nothing more (the check below comes after a batch)."""
+        if self.stop_at is not None and self.step >= self.stop_at:
+            self.trainer.should_stop = True
 
     def on_train_batch_end(self, *args: Any) -> None:
         """The run ends when ``stop_at`` steps are done. Not through Lightning's ``max_steps``: with it set,
