@@ -3,7 +3,7 @@ maths, with its direction and what it needs; names carry their sample budget. ``
 data config selects."""
 
 # Importing the metric modules registers their metrics.
-from ganforge.metrics import classes, distances, modes, probe, sliced
+from ganforge.metrics import classes, copying, distances, modes, probe, sliced
 from ganforge.metrics.modes import ModeReport, mode_metrics
 from ganforge.metrics.registry import REGISTRY, Metric, register
 from ganforge.metrics.suite import Evaluation
@@ -14,6 +14,7 @@ __all__ = [
     "Metric",
     "ModeReport",
     "classes",
+    "copying",
     "distances",
     "mode_metrics",
     "modes",
