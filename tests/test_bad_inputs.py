@@ -1,6 +1,7 @@
 """Drives every row of docs/bad-inputs.md: reproduces the bad input and checks the documented message."""
 
 import hashlib
+import importlib
 import os
 import pickle
 import re
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
+from PIL import Image
 
 from ganforge.errors import GanforgeError
 from ganforge.runs import load_gan
@@ -90,6 +93,16 @@ def a_file(tmp: Path) -> Path:
     return tmp / "a-file"
 
 
+def a_png(tmp: Path) -> Path:
+    Image.new("L", (8, 8)).save(tmp / "photo.png")
+    return tmp / "photo.png"
+
+
+def a_tensor_file(tmp: Path) -> Path:
+    torch.save(torch.zeros(3), tmp / "tensor.pt")
+    return tmp / "tensor.pt"
+
+
 # id -> (overrides, given tmp_path; may create files)
 DRIVERS: dict[str, Callable[[Path], list[str]]] = {
     "unknown-key": lambda t: ["model.hiden_dim=256"],
@@ -128,6 +141,9 @@ DRIVERS: dict[str, Callable[[Path], list[str]]] = {
     "ckpt-missing": lambda t: ["ckpt_path=/no/such.ckpt"],
     "ckpt-truncated": lambda t: [f"ckpt_path={cut(finished_run(t / 'source'))}"],
     "ckpt-code": lambda t: [f"ckpt_path={checkpoint_with_code(t)}"],
+    "ckpt-not-a-checkpoint": lambda t: [f"ckpt_path={a_png(t)}"],
+    "ckpt-folder": lambda t: [f"ckpt_path={t}"],
+    "ckpt-not-a-model": lambda t: [f"ckpt_path={a_tensor_file(t)}"],
     "ckpt-other-model": lambda t: [f"ckpt_path={finished_run(t / 'source', 'model.hidden_dim=32')}"],
     "ckpt-last-none": lambda t: ["ckpt_path=last"],
     "run-dir-taken": taken_run_dir,
@@ -170,10 +186,25 @@ def existing_folder(tmp: Path) -> Path:
     return tmp / "earlier-result"
 
 
+def folder_with_checkpoint(tmp: Path, content: Callable[[Path], Path]) -> Path:
+    """<tmp>/looks-like-a-run/checkpoints/last.ckpt holding ``content``'s file (not a checkpoint)."""
+    checkpoint = tmp / "looks-like-a-run" / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    content(tmp).replace(checkpoint)
+    return checkpoint
+
+
+def a_text_file(tmp: Path) -> Path:
+    (tmp / "notes.txt").write_text("my notes\n")
+    return tmp / "notes.txt"
+
+
 # id -> (command, overrides given tmp_path; may create files): rows of ganforge-evaluate and ganforge-sample
 TOOL_DRIVERS: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
     "eval-no-run": ("evaluate", lambda t: ["ckpt=/no/such/run"]),
     "eval-not-a-run": ("evaluate", lambda t: [f"ckpt={t}"]),
+    "eval-image": ("evaluate", lambda t: [f"ckpt={a_png(t)}"]),
+    "eval-not-a-checkpoint": ("evaluate", lambda t: [f"ckpt={folder_with_checkpoint(t, a_png).parent.parent}"]),
     "eval-no-such-checkpoint": ("evaluate", lambda t: [f"ckpt={run_dir(t)}/checkpoints/epoch9999.ckpt"]),
     "eval-damaged-checkpoint": ("evaluate", lambda t: [f"ckpt={damaged_run(t)}"]),
     "eval-ckpt-required": ("evaluate", lambda t: []),
@@ -186,7 +217,78 @@ TOOL_DRIVERS: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
     "sample-zero-n": ("sample", lambda t: [f"ckpt={run_dir(t)}", "n=0"]),
     "sample-text-n": ("sample", lambda t: [f"ckpt={run_dir(t)}", "n=abc"]),
     "sample-damaged-checkpoint": ("sample", lambda t: [f"ckpt={damaged_run(t)}"]),
+    "sample-not-a-checkpoint": ("sample", lambda t: [f"ckpt={folder_with_checkpoint(t, a_text_file)}"]),
 }
+
+
+def a_sweep(tmp: Path) -> Path:
+    """A sweep directory with one finished job, as ganforge-train -m writes it (the files the summary reads)."""
+    job = tmp / "sweep" / "0"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- seed=0\n")
+    (job / ".hydra" / "config.yaml").write_text("objective: null\n")
+    (job / "metrics.json").write_text('{"metrics": {"val/fid": 1.0}}')
+    return tmp / "sweep"
+
+
+def empty_folder(tmp: Path) -> Path:
+    (tmp / "empty").mkdir()
+    return tmp / "empty"
+
+
+def corrupt_images(tmp: Path) -> Path:
+    (tmp / "images").mkdir()
+    a_png(tmp).replace(tmp / "images" / "photo.png")
+    (tmp / "images" / "broken.png").write_bytes(b"not a png")
+    return tmp / "images"
+
+
+# id -> (console command, its arguments given tmp_path; may create files): the other commands' rows, each run as
+# its [project.scripts] entry point in this process
+COMMAND_DRIVERS: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
+    "summary-no-dir": ("ganforge-summary", lambda t: []),
+    "summary-missing": ("ganforge-summary", lambda t: ["/no/such/dir"]),
+    "summary-file": ("ganforge-summary", lambda t: [str(a_png(t))]),
+    "summary-one-run": ("ganforge-summary", lambda t: [str(a_sweep(t) / "0")]),
+    "summary-empty": ("ganforge-summary", lambda t: [str(empty_folder(t))]),
+    "summary-bad-objective": ("ganforge-summary", lambda t: [str(a_sweep(t)), "--objective", "val/nope"]),
+    "results-unknown-suite": ("ganforge-results", lambda t: ["nosuch"]),
+    "results-zero-jobs": ("ganforge-results", lambda t: ["digits", "--jobs", "0", "--root", str(t)]),
+    "results-set-no-value": ("ganforge-results", lambda t: ["digits", "--set", "foo", "--root", str(t)]),
+    "results-set-unknown-key": (
+        "ganforge-results",
+        lambda t: ["digits", "--set", "model.hiden_dim=256", "--root", str(t / "results")],
+    ),
+    "results-root-file": ("ganforge-results", lambda t: ["--root", str(a_png(t)), "digits"]),
+    "results-table-no-runs": ("ganforge-results", lambda t: ["digits", "--table-only", "--root", "/no/such/dir"]),
+    "bench-zero-pairs": ("ganforge-bench", lambda t: ["bench.pairs=0"]),
+    "bench-text-batch": ("ganforge-bench", lambda t: ["bench.batch_sizes=abc"]),
+    "bench-run-zero-pairs": ("ganforge-bench", lambda t: ["run", "--pairs", "0"]),
+    "bench-run-equal-epochs": ("ganforge-bench", lambda t: ["run", "--epochs", "5", "5"]),
+    "bench-run-output-folder": ("ganforge-bench", lambda t: ["run", "--output", str(empty_folder(t))]),
+    "bench-run-bad-override": ("ganforge-bench", lambda t: ["run", "data.batch_size=abc"]),
+    "bench-data-missing": ("ganforge-bench-data", lambda t: ["/no/such/dir"]),
+    "bench-data-file": ("ganforge-bench-data", lambda t: [str(a_png(t))]),
+    "bench-data-empty": ("ganforge-bench-data", lambda t: [str(empty_folder(t))]),
+    "bench-data-corrupt": ("ganforge-bench-data", lambda t: [str(corrupt_images(t)), "--workers", "0"]),
+    "bench-data-negative-workers": ("ganforge-bench-data", lambda t: [str(corrupt_images(t)), "--workers", "-1"]),
+}
+SCRIPTS = tomllib.loads((CONFIG_DIR.parent / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def run_command(command: str, args: list[str]) -> int:
+    """``command ARGS`` in this process, through its console entry point (argv and all); its exit status."""
+    module, _, function = SCRIPTS[command].partition(":")
+    entry = getattr(importlib.import_module(module), function)
+    argv = sys.argv
+    sys.argv = [command, *args]
+    try:
+        entry()
+    except SystemExit as stop:
+        return stop.code
+    finally:
+        sys.argv = argv
+    return 0
 
 
 def run_tool(command: str, overrides: list[str]) -> None:
@@ -208,8 +310,30 @@ def squash(text: str) -> str:
 
 
 def test_every_row_has_a_driver_and_every_driver_a_row() -> None:
-    assert set(catalogue_rows()) == set(DRIVERS) | set(TOOL_DRIVERS)
-    assert not set(DRIVERS) & set(TOOL_DRIVERS) and len(DRIVERS) >= 20
+    assert set(catalogue_rows()) == set(DRIVERS) | set(TOOL_DRIVERS) | set(COMMAND_DRIVERS)
+    assert len(DRIVERS) + len(TOOL_DRIVERS) + len(COMMAND_DRIVERS) == len(catalogue_rows()) and len(DRIVERS) >= 20
+
+
+def test_every_console_command_has_rows() -> None:
+    commands = {"ganforge-evaluate", "ganforge-sample"} | {command for command, _ in COMMAND_DRIVERS.values()}
+    assert set(SCRIPTS) - commands == {"ganforge-train"}  # DRIVERS' rows
+
+
+@pytest.mark.parametrize("row", list(COMMAND_DRIVERS))
+def test_every_command_refuses_bad_input_in_one_line_with_status_2_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture, row: str
+) -> None:
+    command, driver = COMMAND_DRIVERS[row]
+    args = driver(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = files_under(tmp_path)
+    status = run_command(command, args)
+    output = capfd.readouterr()
+    lines = (output.out + output.err).strip().splitlines()
+    assert status == 2 and len(lines) == 1, lines
+    assert squash(catalogue_rows()[row].replace("`", "")) in squash(lines[0])
+    written = [p for p in files_under(tmp_path) - before if p.is_file() and ".hydra" not in p.parts]
+    assert [p for p in written if p.suffix != ".log"] == []  # ganforge-bench: Hydra's own .hydra/ and log only
 
 
 @pytest.mark.parametrize("row", list(TOOL_DRIVERS))

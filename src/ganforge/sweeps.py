@@ -21,6 +21,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from ganforge.errors import DataError
+
 log = logging.getLogger(__name__)
 
 
@@ -42,9 +44,18 @@ def read_job(job_dir: Path) -> dict[str, Any]:
 
 
 def find_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
-    jobs = [read_job(path.parent.parent) for path in sorted(Path(sweep_dir).glob("*/.hydra/overrides.yaml"))]
+    """Every job of the sweep, or a DataError saying what ``sweep_dir`` is instead (missing, a file, one run, empty)."""
+    sweep_dir = Path(sweep_dir)
+    wanted = "give the sweep directory that ganforge-train -m wrote (outputs/multirun/<date>/<time>)"
+    if not sweep_dir.exists():
+        raise DataError(f"{sweep_dir} does not exist; {wanted}.")
+    if not sweep_dir.is_dir():
+        raise DataError(f"{sweep_dir} is a file, not a sweep directory; {wanted}.")
+    if (sweep_dir / ".hydra" / "overrides.yaml").is_file():
+        raise DataError(f"{sweep_dir} is one run's directory, not a sweep's; {wanted}.")
+    jobs = [read_job(path.parent.parent) for path in sorted(sweep_dir.glob("*/.hydra/overrides.yaml"))]
     if not jobs:
-        raise FileNotFoundError(f"{sweep_dir} holds no jobs (no <job>/.hydra/overrides.yaml)")
+        raise DataError(f"{sweep_dir} holds no jobs (no <job>/.hydra/overrides.yaml); {wanted}.")
     return jobs
 
 
@@ -142,5 +153,5 @@ class SweepSummary(Callback):
         try:
             summarize(sweep_dir, config.get("objective"))
             log.info("sweep summary: %s, %s", sweep_dir / "summary.md", sweep_dir / "summary.csv")
-        except FileNotFoundError as error:  # e.g. every job failed before Hydra saved its config
+        except DataError as error:  # e.g. every job failed before Hydra saved its config
             log.warning("no sweep summary: %s", error)

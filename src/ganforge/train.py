@@ -109,11 +109,13 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     """Validate, build and fit; returns the final logged metrics (the objective for sweeps)."""
     validate(cfg)
     ckpt_path = prepare_run_dir(cfg)
+    checkpoint = None if ckpt_path is None else read_checkpoint(ckpt_path)  # not a checkpoint: refused before building
     L.seed_everything(cfg.seed, workers=True)
     task, datamodule, trainer = build(cfg, extra_callbacks)
     task.run_config = run_config(cfg)
-    if ckpt_path is not None:
-        check_compatible(read_checkpoint(ckpt_path), task, ckpt_path)  # fail now, not after data loading
+    if checkpoint is not None:
+        check_compatible(checkpoint, task, ckpt_path)  # fail now, not after data loading
+        del checkpoint  # Lightning reads the file again in fit; no second copy of the weights held meanwhile
     measuring = [c for c in trainer.callbacks if isinstance(c, Measuring)]
     compared = list(cfg.compare_metrics)
     for callback in measuring:  # reads the data now: bad data (or a bad monitor) fails before training

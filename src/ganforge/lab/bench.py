@@ -37,8 +37,11 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganforge.build import build_task
+from ganforge.config import rules_for, validate
 from ganforge.data import GANDataModule
+from ganforge.errors import GanforgeError
 from ganforge.perf import reuse_freed_memory, skip_nvml_probe_without_gpu
+from ganforge.rules import Rule, at_least, integer, list_of, positive
 from ganforge.train import CONFIG_DIR, build
 
 log = logging.getLogger(__name__)
@@ -225,8 +228,16 @@ def print_results(results: list[Result]) -> None:
         )
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="bench")
-def main(cfg: DictConfig) -> list[dict]:
+# conf/bench.yaml's own keys; the rest of its config is ganforge-train's, checked by train's rules.
+RULES = (
+    Rule("bench.batch_sizes", "a list of integers >= 1", "[128]", list_of(at_least(1)), ("abc", "[0]")),
+    integer("bench.pairs", 1, "5"), integer("bench.warmup_steps", 0, "10"), positive("bench.seconds_per_run", "2.0"),
+    integer("bench.threads", 1, "1"),
+)  # fmt: skip
+
+
+def bench(cfg: DictConfig) -> list[dict]:
+    """Every batch size of ``cfg.bench``, printed as a table and written to bench.json; returns the records."""
     torch.set_num_threads(cfg.bench.threads)
     # As ganforge-train does; both are process-wide, so the reference loop gains the same.
     skip_nvml_probe_without_gpu()
@@ -239,6 +250,16 @@ def main(cfg: DictConfig) -> list[dict]:
     output.write_text(json.dumps({"config": OmegaConf.to_container(cfg.bench), "results": records}, indent=2))
     log.info("written to %s", output)
     return records
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="bench")
+def main(cfg: DictConfig) -> list[dict]:
+    try:
+        validate(cfg, [*rules_for(cfg), *RULES], one_line=True)
+        return bench(cfg)
+    except GanforgeError as error:
+        log.error("%s", error)
+        sys.exit(2)
 
 
 def cli() -> None:

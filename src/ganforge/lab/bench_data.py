@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
 
-from ganforge.data.folder import ImageFiles, find_images
+from ganforge.data.folder import IMAGE_SUFFIXES, ImageFiles, find_images
+from ganforge.errors import CommandLine, DataError, integer_at_least
 
 
 def images_per_second(dataset: ImageFiles, workers: int, batch_size: int, max_images: int) -> tuple[float, int]:
@@ -28,24 +29,46 @@ def images_per_second(dataset: ImageFiles, workers: int, batch_size: int, max_im
     return seen / (time.perf_counter() - start), seen
 
 
-def main(argv: list[str] | None = None) -> list[tuple[int, int, float]]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", help="a folder of images (searched recursively)")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=3)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    parser.add_argument("--max-images", type=int, default=2000, help="images decoded per measurement")
-    args = parser.parse_args(argv)
+def image_files(path: Path) -> list[Path]:
+    """The image files under ``path`` (find_images), or a DataError naming PATH, this command's argument."""
+    if not path.is_dir():
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise DataError(f"PATH {path} {what}; give a folder of images (searched recursively).")
+    try:
+        return find_images(path)
+    except DataError as error:  # none there: say it of PATH, not of data.path (ganforge-train's key)
+        kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise DataError(
+            f"PATH {path} holds no image files ({kinds}, searched recursively); give a folder of images."
+        ) from error
 
-    files = find_images(Path(args.path).expanduser())
+
+def main(argv: list[str] | None = None) -> list[tuple[int, int, float]]:
+    parser = CommandLine(
+        prog="ganforge-bench-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("path", metavar="PATH", type=Path, help="a folder of images (searched recursively)")
+    parser.add_argument("--image-size", type=integer_at_least(1, "--image-size 64"), default=64)
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    parser.add_argument("--batch-size", type=integer_at_least(1, "--batch-size 64"), default=64)
+    parser.add_argument("--workers", type=integer_at_least(0, "--workers 0 2"), nargs="+", default=[0, 2])
+    parser.add_argument("--max-images", type=integer_at_least(1, "--max-images 2000"), default=2000,
+                        help="images decoded per measurement")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        files = image_files(args.path.expanduser())
+    except DataError as error:
+        parser.refuse(error)
     dataset = ImageFiles(files, args.channels, args.image_size)
     table = Table(title=f"{len(files)} files under {args.path} -> {args.channels}x{args.image_size}x{args.image_size}")
     for column in ("workers", "images", "decoded images/s"):
         table.add_column(column, justify="right")
     rows = []
     for workers in args.workers:
-        rate, seen = images_per_second(dataset, workers, args.batch_size, args.max_images)
+        try:
+            rate, seen = images_per_second(dataset, workers, args.batch_size, args.max_images)
+        except DataError as error:  # an unreadable file; from a worker process, the message ends its traceback
+            parser.refuse(str(error).strip().splitlines()[-1].removeprefix("ganforge.errors.DataError: "))
         table.add_row(str(workers), str(seen), f"{rate:,.0f}")
         rows.append((workers, seen, rate))
     Console().print(table)

@@ -29,6 +29,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ganforge.errors import CommandLine, ConfigError, GanforgeError, integer_at_least
+
 DIGITS_TRAIN = 1617  # the digits' 90% training split
 # The reference MLP GAN, as the hand-written script trains it (the default run adds R1 and an EMA of G).
 REFERENCE = ("data=digits", "regularizer=none", "ema.decay=null")
@@ -120,14 +122,41 @@ def report(batch_size: int, epochs: list[int], timings: dict[str, list[Timing]],
             **{name: [asdict(t) for t in timings[name]] for name in VARIANTS}}  # fmt: skip
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any run, what would fail only after minutes of timing: the epochs, a batch larger than the
+    digits, an --output that cannot be written, and ganforge-train overrides it would refuse."""
+    short, long = args.epochs
+    if short >= long:
+        raise ConfigError(f"--epochs {short} {long}: the second (long) run must have more epochs than the first, or "
+                          "the per-step cost divides by zero (for example --epochs 50 250).")  # fmt: skip
+    if too_large := [size for size in args.batch_size if size > DIGITS_TRAIN]:
+        raise ConfigError(f"--batch-size {too_large[0]} is larger than the digits' {DIGITS_TRAIN} training samples; "
+                          f"use batch sizes up to {DIGITS_TRAIN}.")  # fmt: skip
+    wanted = "give the path of a .json file to write (default outputs/bench/run.json)"
+    if args.output.is_dir():
+        raise ConfigError(f"--output {args.output} is a folder; {wanted}.")
+    parent = next(path for path in args.output.parents if path.exists())
+    if not parent.is_dir():
+        raise ConfigError(f"--output {args.output}: {parent} is a file, not a folder; {wanted}.")
+    if args.overrides:  # imported only here: ganforge.lab.results brings its suites (and scikit-learn)
+        from ganforge.lab.results.runner import check_overrides
+
+        check_overrides([(*REFERENCE, *args.overrides)])
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ganforge-bench run", description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--epochs", type=int, nargs=2, default=[50, 250], help="the short and the long run")
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[128])
+    parser = CommandLine(prog="ganforge-bench run", description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=integer_at_least(1, "--pairs 5"), default=5)
+    parser.add_argument("--epochs", type=integer_at_least(1, "--epochs 50 250"), nargs=2, default=[50, 250],
+                        help="the short and the long run")  # fmt: skip
+    parser.add_argument("--batch-size", type=integer_at_least(1, "--batch-size 128"), nargs="+", default=[128])
     parser.add_argument("--output", type=Path, default=Path("outputs/bench/run.json"))
     parser.add_argument("overrides", nargs="*", help="more ganforge-train overrides for ours, e.g. trainer=cpu")
     args = parser.parse_args(argv)
+    try:
+        check_arguments(args)
+    except GanforgeError as error:
+        parser.refuse(error)
     records = []
     for batch_size in args.batch_size:
         timings, shares = measure(args.pairs, args.epochs, batch_size, list(args.overrides))

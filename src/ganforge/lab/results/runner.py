@@ -19,6 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+
+from ganforge.config import validate
+from ganforge.errors import ConfigError, DataError
+from ganforge.train import CONFIG_DIR
+
 
 @dataclass(frozen=True)
 class Run:
@@ -91,7 +98,25 @@ def execute(runs: Iterable[Run], root: Path, jobs: int = 1) -> list[Run]:
 
 
 def report(run: Run, root: Path) -> dict:
-    return json.loads((run.dir(root) / "metrics.json").read_text())
+    path = run.dir(root) / "metrics.json"
+    if not path.is_file():
+        raise DataError(
+            f"{path} does not exist: the table needs that run, and it has not finished; train it with ganforge-results "
+            f"{root.name} (without --table-only), or give the --root that holds the finished runs."
+        )
+    return json.loads(path.read_text())
+
+
+def check_overrides(overrides: Iterable[Sequence[str]]) -> None:
+    """Compose and check ganforge-train's config for each list of ``overrides``, before any run starts: a typo or a
+    bad value is one ConfigError now, not a failure of every run."""
+    for each in dict.fromkeys(tuple(o) for o in overrides):
+        try:
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+                cfg = compose("train", overrides=["paths.output_dir=.", *each])
+        except HydraException as error:  # an unknown key or group option, an override Hydra cannot parse
+            raise ConfigError(str(error).partition("\nConfig search path")[0]) from error
+        validate(cfg, one_line=True)
 
 
 def cost(run: Run, root: Path) -> dict:
