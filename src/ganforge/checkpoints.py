@@ -119,7 +119,7 @@ def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict[str, Any]:
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
         raise CheckpointError(
             f"{key}={path} is truncated or damaged ({type(error).__name__}: {_first_line(error) or 'it ends early'}); "
-            "use another checkpoint of the run (checkpoints/epochNNNN.ckpt)."
+            "use another checkpoint of the run (checkpoints/stepNNNNNNN.ckpt, or best.ckpt)."
         ) from error
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(
