@@ -197,16 +197,28 @@ def load_or_train(
         "GAN): %d images, %d steps", name, len(images), settings.steps,
     )  # fmt: skip
     start = time.perf_counter()
-    model = train_evaluator(images, labels, settings)
-    held_out_accuracy = accuracy(model, *heldout)
-    num_classes = model.classifier.out_features
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save({"state_dict": model.state_dict(), "num_classes": num_classes, "accuracy": held_out_accuracy}, path)
+    model, state = trained(train, heldout, settings, path)
     log.info(
         "evaluator for %s: held-out accuracy %.4f, trained in %.1f s, cached at %s",
-        name, held_out_accuracy, time.perf_counter() - start, path,
+        name, state["accuracy"], time.perf_counter() - start, path,
     )  # fmt: skip
-    return model, held_out_accuracy
+    return model, state["accuracy"]
+
+
+def trained(
+    train: tuple[Tensor, Tensor],
+    heldout: tuple[Tensor, Tensor],
+    settings: EvaluatorSettings,
+    path: Path,
+    **extra: Any,
+) -> tuple[EvaluatorCNN, dict[str, Any]]:
+    """An evaluator trained now and written to ``path`` (atomically) with its held-out accuracy and ``extra``."""
+    model = train_evaluator(*train, settings)
+    state = {"state_dict": model.state_dict(), "num_classes": model.classifier.out_features,
+             "accuracy": accuracy(model, *heldout), **extra}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save(state, path)
+    return model, state
 
 
 def made_with() -> dict[str, Any]:
@@ -227,20 +239,10 @@ def ship(
 ) -> Path:
     """Train the evaluator of these data and settings and write it, with a signature of its data, where
     ``load_or_train`` looks first."""
-    model = train_evaluator(*train, settings)
-    state = {
-        "state_dict": model.state_dict(),
-        "num_classes": model.classifier.out_features,
-        "accuracy": accuracy(model, *heldout),
-        "settings": asdict(settings),
-        "version": EVALUATOR_VERSION,
-        "data": data_signature(*train),
-        # training repeats bit for bit only on the same kernels and threads (elsewhere features differ by ~3%)
-        "made_with": made_with(),
-    }
     path = shipped_path(name, settings, directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(state, path)
+    # training repeats bit for bit only on the same kernels and threads (elsewhere features differ by ~3%)
+    trained(train, heldout, settings, path, settings=asdict(settings), version=EVALUATOR_VERSION,
+            data=data_signature(*train), made_with=made_with())  # fmt: skip
     return path
 
 

@@ -193,7 +193,8 @@ class Evaluation:
         if self.features_name == "labelfree":
             name = network_name(self.datamodule)
             return load_or_build_labelfree(name, self.train_images, self.labelfree_settings, self.cache_dir)
-        name, train, heldout = evaluator_inputs(self.datamodule)
+        train, heldout = evaluator_data(self.train_images, self.heldout_images, self.labels)
+        name = network_name(self.datamodule)
         model, self.evaluator_accuracy = load_or_train(name, train, heldout, self.evaluator_settings, self.cache_dir)
         self.classifier = model
         return _FeaturesOf(model)
@@ -305,13 +306,18 @@ def network_name(datamodule: GANDataModule) -> str:
     return f"{datamodule.name}-{'x'.join(map(str, datamodule.shape))}"
 
 
+def evaluator_data(
+    train_images: Tensor, heldout_images: Tensor, labels: tuple[Tensor, Tensor]
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """The (images in [-1, 1], labels) the evaluator network is trained on and checked on (the held-out split),
+    from the data's samples as stored and its (training, held-out) labels."""
+    return (to_unit_range(train_images).float(), labels[0]), (to_unit_range(heldout_images).float(), labels[1])
+
+
 def evaluator_inputs(datamodule: GANDataModule) -> tuple[str, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """The evaluator network's name and the (images in [-1, 1], labels) it is trained on and checked on (the
-    held-out split), of a set-up datamodule with labels."""
-    train_labels, heldout_labels = datamodule.labels()
-    train = (to_unit_range(_all_samples(datamodule.train_set)).float(), train_labels)
-    heldout = (to_unit_range(_all_samples(datamodule.heldout_set)).float(), heldout_labels)
-    return network_name(datamodule), train, heldout
+    """The evaluator network's name and data (``evaluator_data``) of a set-up datamodule with labels, read from it."""
+    samples = _all_samples(datamodule.train_set), _all_samples(datamodule.heldout_set)
+    return network_name(datamodule), *evaluator_data(*samples, datamodule.labels())
 
 
 def _all_samples(dataset: Dataset) -> Tensor:
